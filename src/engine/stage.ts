@@ -1,0 +1,118 @@
+/**
+ * The stage contract. A stage kind is one file in `stages/`, default-exporting
+ * `defineStage({...})`; `stages/index.ts` is the only list of kinds.
+ *
+ * The engine knows nothing about models: it decodes a stage's params with its schema,
+ * fingerprints it (kind + version + code digest of `module` and the local modules it
+ * imports, statically or with `import("...")` + params + input fingerprints + files +
+ * backend), and runs `run` inside a worker process with a context.
+ *
+ * Rules for stage authors:
+ * - `stages/index.ts` is imported by `peftlab status`: keep the top of a stage file light.
+ *   Import tfjs and model code lazily inside `run` (`await import("../src/model/…")`);
+ *   the code digest follows those dynamic imports too.
+ * - Write outputs only under `ctx.outDir`; inputs (`ctx.inputs[name].dir`, files named in
+ *   params) are read-only. `ctx.scratchDir` survives a crash of this instance (checkpoints)
+ *   and is deleted once the instance commits.
+ * - A worker outlives the stage: dispose every tensor (tf.tidy / dispose).
+ * - Fail with `StageError` (a reason from the list) — never throw strings. Check
+ *   `ctx.signal.aborted` or `yield* Effect.yieldNow` between steps so Ctrl-C is prompt.
+ */
+import type { Effect } from "effect"
+import { Data } from "effect"
+import type { Schema } from "effect"
+import type { FactorValue } from "./events.ts"
+
+export type BackendName = "tensorflow" | "wasm" | "cpu"
+
+/** A committed artifact produced by an upstream instance, handed to a consumer by `needs` name. */
+export interface InputArtifact {
+  /** Instance id of the producer, e.g. `base` or `adapter[method=vera,seed=2]`. */
+  readonly id: string
+  readonly kind: string
+  /** Absolute path of the committed, read-only artifact folder. */
+  readonly dir: string
+  readonly fingerprint: string
+  /** The producer's summary (what its `run` returned). */
+  readonly summary: Readonly<Record<string, number | string | boolean>>
+}
+
+export interface StageContext<P> {
+  /** Instance id, e.g. `train[method=vera,seed=2]`. */
+  readonly id: string
+  /** Decoded params, defaults applied, axis values interpolated. */
+  readonly params: P
+  readonly factors: Readonly<Record<string, FactorValue>>
+  readonly inputs: Readonly<Record<string, InputArtifact>>
+  /** Empty temporary folder; everything written here becomes the committed artifact. */
+  readonly outDir: string
+  /** Persistent per-fingerprint folder for checkpoints; kept across crashes, removed on commit. */
+  readonly scratchDir: string
+  /** The project root (where `package.json` lives), for resolving packaged resources. */
+  readonly projectDir: string
+  readonly backend: BackendName
+  /** Aborted when the run is interrupted (Ctrl-C) or fail-fast stops it. */
+  readonly signal: AbortSignal
+  /** Progress of the current stage: step out of total; tokens/s when it trains. */
+  progress(p: { readonly step: number; readonly total: number; readonly tokensPerSec?: number; readonly message?: string }): void
+  /** A metric: per step (loss curves) or step = null for a final value. Stored in `metrics`. */
+  metric(step: number | null, name: string, value: number): void
+  log(message: string, level?: "info" | "warn"): void
+}
+
+/** What `run` returns; numbers are also stored as final metrics (step NULL). */
+export interface StageOutput {
+  readonly summary: Readonly<Record<string, number | string | boolean>>
+}
+
+export type StageErrorReason =
+  | "InvalidData" // a data file is malformed (message names file:line and the problem)
+  | "MissingInput" // an input artifact lacks a file it must have
+  | "Diverged" // NaN / infinite loss: `diverged at step N`
+  | "VerificationFailed" // e.g. merged logits differ from adapter logits beyond tolerance
+  | "Unsupported" // e.g. backend cannot do what params ask
+  | "Interrupted"
+  | "Failed" // anything else, with the cause
+
+export class StageError extends Data.TaggedError("StageError")<{
+  readonly reason: StageErrorReason
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+export interface StageInputSpec {
+  readonly description: string
+  /** Kinds this input accepts (checked by the analyzer), e.g. ["build-model"]. */
+  readonly kinds: ReadonlyArray<string>
+  readonly optional?: boolean
+}
+
+export interface StageDefinition<P> {
+  /** The kind name used in YAML `kind:`; equals the file name in `stages/`. */
+  readonly kind: string
+  /** Bump to invalidate every cached instance of this kind on purpose. */
+  readonly version: number
+  readonly description: string
+  /** `import.meta.url` of the stage file: the root of its code digest. */
+  readonly module: string
+  /** Effect Schema of the params; optional keys get their defaults on decode. */
+  readonly params: Schema.Decoder<P>
+  /** Named inputs this kind takes through `needs`. */
+  readonly inputs: Readonly<Record<string, StageInputSpec>>
+  /**
+   * Paths (relative to the pipeline file or absolute) of user files the params name.
+   * They are read-only inputs, hashed by content into the fingerprint.
+   */
+  readonly files?: (params: P) => ReadonlyArray<string>
+  readonly run: (ctx: StageContext<P>) => Effect.Effect<StageOutput, StageError>
+}
+
+/** A stage kind with its params type erased: what the registry and the engine hold. */
+export type AnyStageDefinition = StageDefinition<unknown>
+
+/**
+ * Checks a stage against the contract with its own params type, then erases that type for
+ * the registry. Sound because the engine only ever hands `run` what `params` decoded.
+ */
+export const defineStage = <P>(def: StageDefinition<P>): AnyStageDefinition =>
+  def as unknown as AnyStageDefinition
