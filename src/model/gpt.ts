@@ -1,0 +1,187 @@
+/**
+ * A decoder-only transformer in plain tfjs ops, read top to bottom like nanoGPT's model.py:
+ * config → parameters → attention → MLP → block → model → loss.
+ *
+ * Layout: a dense kernel is W ∈ R^{d_in×d_out} and y = x·W + b (tfjs convention; PyTorch
+ * stores the transpose). Projections are separate (q, k, v, o, mlp_up, mlp_down) so PEFT
+ * methods can target each by name (METHODS.md: the papers adapt q and v).
+ */
+import * as tf from "@tensorflow/tfjs"
+import { gelu, layerNorm, matmul } from "./ops.ts"
+
+export interface GPTConfig {
+  readonly vocabSize: number // tokenizer vocabulary size
+  readonly blockSize: number // maximum context length T
+  readonly nLayer: number // transformer blocks
+  readonly nHead: number // attention heads; nEmbd must divide by it
+  readonly nEmbd: number // residual stream width C
+  readonly mlpRatio: number // MLP hidden width = mlpRatio·C (4 in GPT-2)
+  readonly tieWeights: boolean // output head = wteᵀ (GPT-2 does; saves V·C params)
+  readonly layerNormEps: number // 1e-5 as in PyTorch's LayerNorm
+}
+
+export const defaultConfig: GPTConfig = {
+  vocabSize: 512,
+  blockSize: 64,
+  nLayer: 2,
+  nHead: 4,
+  nEmbd: 64,
+  mlpRatio: 4,
+  tieWeights: true,
+  layerNormEps: 1e-5,
+}
+
+export const PROJ_NAMES = ["q", "k", "v", "o", "mlp_up", "mlp_down"] as const
+export type ProjName = (typeof PROJ_NAMES)[number]
+
+/** [d_in, d_out] of a projection's kernel. */
+export const projDims = (cfg: GPTConfig, proj: ProjName): readonly [number, number] => {
+  const hidden = cfg.mlpRatio * cfg.nEmbd
+  if (proj === "mlp_up") return [cfg.nEmbd, hidden]
+  if (proj === "mlp_down") return [hidden, cfg.nEmbd]
+  return [cfg.nEmbd, cfg.nEmbd]
+}
+
+const projPrefix = (layer: number, proj: ProjName): string =>
+  proj === "mlp_up" ? `h.${layer}.mlp.up` : proj === "mlp_down" ? `h.${layer}.mlp.down` : `h.${layer}.attn.${proj}`
+
+/** Parameter names: the keys of `GPT.params` and of the safetensors file. */
+export const kernelName = (layer: number, proj: ProjName): string => `${projPrefix(layer, proj)}.kernel`
+export const biasName = (layer: number, proj: ProjName): string => `${projPrefix(layer, proj)}.bias`
+
+export interface GPT {
+  readonly config: GPTConfig
+  /** Every parameter by name, in a fixed order (insertion order = init order). */
+  readonly params: ReadonlyMap<string, tf.Variable>
+}
+
+/**
+ * An adapter's contribution to one projection: y = x·W + b + hook(x, layer, proj).
+ * x is (N, d_in) with N = B·T; the result is (N, d_out). Return null to leave it alone.
+ */
+export type ProjectionHook = (x: tf.Tensor2D, layer: number, proj: ProjName) => tf.Tensor2D | null
+
+// ---------------------------------------------------------------------------------------------
+// Parameters
+
+/**
+ * GPT-2 init (nanoGPT `_init_weights`): N(0, 0.02) for kernels and embeddings, zero biases,
+ * and residual projections (o, mlp_down) scaled by 1/√(2·nLayer) so the residual stream's
+ * variance does not grow with depth (GPT-2 paper, §2.3).
+ */
+export const initGPT = (cfg: GPTConfig, seed: number): GPT => {
+  if (cfg.nEmbd % cfg.nHead !== 0) throw new Error(`nEmbd ${cfg.nEmbd} is not divisible by nHead ${cfg.nHead}`)
+  const params = new Map<string, tf.Variable>()
+  let s = seed * 1000
+  const normal = (name: string, shape: number[], std: number) =>
+    params.set(name, tf.variable(tf.randomNormal(shape, 0, std, "float32", s++), true, name))
+  const constant = (name: string, shape: number[], value: number) =>
+    params.set(name, tf.variable(tf.fill(shape, value), true, name))
+  const residualStd = 0.02 / Math.sqrt(2 * cfg.nLayer)
+
+  normal("wte", [cfg.vocabSize, cfg.nEmbd], 0.02)
+  normal("wpe", [cfg.blockSize, cfg.nEmbd], 0.02)
+  for (let l = 0; l < cfg.nLayer; l++) {
+    constant(`h.${l}.ln_1.gamma`, [cfg.nEmbd], 1)
+    constant(`h.${l}.ln_1.beta`, [cfg.nEmbd], 0)
+    for (const p of PROJ_NAMES) {
+      if (p === "mlp_up") {
+        constant(`h.${l}.ln_2.gamma`, [cfg.nEmbd], 1)
+        constant(`h.${l}.ln_2.beta`, [cfg.nEmbd], 0)
+      }
+      const [dIn, dOut] = projDims(cfg, p)
+      normal(kernelName(l, p), [dIn, dOut], p === "o" || p === "mlp_down" ? residualStd : 0.02)
+      constant(biasName(l, p), [dOut], 0)
+    }
+  }
+  constant("ln_f.gamma", [cfg.nEmbd], 1)
+  constant("ln_f.beta", [cfg.nEmbd], 0)
+  if (!cfg.tieWeights) normal("lm_head.kernel", [cfg.nEmbd, cfg.vocabSize], 0.02)
+  return { config: cfg, params }
+}
+
+export const param = (model: GPT, name: string): tf.Variable => {
+  const v = model.params.get(name)
+  if (v === undefined) throw new Error(`model has no parameter ${name}`)
+  return v
+}
+
+export const disposeGPT = (model: GPT): void => model.params.forEach((v) => v.dispose())
+
+// ---------------------------------------------------------------------------------------------
+// Forward
+
+interface ForwardContext {
+  readonly model: GPT
+  readonly hook: ProjectionHook | undefined
+  readonly B: number
+  readonly T: number
+}
+
+/** x (N, d_in) → (N, d_out): the frozen-or-trained base projection plus any adapter delta. */
+const linear = (ctx: ForwardContext, x: tf.Tensor2D, layer: number, proj: ProjName): tf.Tensor2D => {
+  const base = tf.add(matmul(x, param(ctx.model, kernelName(layer, proj)) as tf.Tensor2D), param(ctx.model, biasName(layer, proj)))
+  const delta = ctx.hook?.(x, layer, proj) ?? null
+  return (delta === null ? base : tf.add(base, delta)) as tf.Tensor2D
+}
+
+/** Causal self-attention on x (N, C) with N = B·T. */
+const attention = (ctx: ForwardContext, x: tf.Tensor2D, layer: number): tf.Tensor2D => {
+  const { B, T } = ctx
+  const { nHead, nEmbd } = ctx.model.config
+  const hs = nEmbd / nHead
+  const heads = (t: tf.Tensor2D) => // (N, C) → (B·nh, T, hs)
+    tf.reshape(tf.transpose(tf.reshape(t, [B, T, nHead, hs]), [0, 2, 1, 3]), [B * nHead, T, hs]) as tf.Tensor3D
+  const q = heads(linear(ctx, x, layer, "q"))
+  const k = heads(linear(ctx, x, layer, "k"))
+  const v = heads(linear(ctx, x, layer, "v"))
+  const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(hs)) // (B·nh, T, T)
+  // Causal mask: position t attends to ≤ t. Additive −1e9 rather than −∞ keeps the softmax
+  // gradient finite on every backend.
+  const mask = tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([T, T]), -1, 0)), -1e9) // (T, T)
+  const att = tf.softmax(tf.add(scores, mask), -1)
+  const y = tf.matMul(att, v) // (B·nh, T, hs)
+  const merged = tf.reshape(tf.transpose(tf.reshape(y, [B, nHead, T, hs]), [0, 2, 1, 3]), [B * T, nEmbd]) as tf.Tensor2D
+  return linear(ctx, merged, layer, "o")
+}
+
+const mlp = (ctx: ForwardContext, x: tf.Tensor2D, layer: number): tf.Tensor2D =>
+  linear(ctx, gelu(linear(ctx, x, layer, "mlp_up")) as tf.Tensor2D, layer, "mlp_down")
+
+/** Pre-LayerNorm block: x + attn(ln_1(x)), then + mlp(ln_2(x)). x is (N, C). */
+const block = (ctx: ForwardContext, x: tf.Tensor2D, layer: number): tf.Tensor2D => {
+  const p = (n: string) => param(ctx.model, `h.${layer}.${n}`) as tf.Tensor1D
+  const eps = ctx.model.config.layerNormEps
+  const a = tf.add(x, attention(ctx, layerNorm(x, p("ln_1.gamma"), p("ln_1.beta"), eps) as tf.Tensor2D, layer)) as tf.Tensor2D
+  return tf.add(a, mlp(ctx, layerNorm(a, p("ln_2.gamma"), p("ln_2.beta"), eps) as tf.Tensor2D, layer)) as tf.Tensor2D
+}
+
+/** Token ids (B, T) int32 → logits (B, T, V). Call inside tf.tidy or dispose the result. */
+export const forward = (model: GPT, idx: tf.Tensor2D, hook?: ProjectionHook): tf.Tensor3D => {
+  const [B, T] = idx.shape
+  const cfg = model.config
+  if (T > cfg.blockSize) throw new Error(`sequence length ${T} exceeds blockSize ${cfg.blockSize}`)
+  const ctx: ForwardContext = { model, hook, B, T }
+  const wte = param(model, "wte") as tf.Tensor2D
+  const tok = tf.gather(wte, tf.reshape(idx, [B * T])) // (N, C)
+  const pos = tf.tile(tf.slice(param(model, "wpe"), [0, 0], [T, cfg.nEmbd]), [B, 1]) // (N, C)
+  let x = tf.add(tok, pos) as tf.Tensor2D
+  for (let l = 0; l < cfg.nLayer; l++) x = block(ctx, x, l)
+  x = layerNorm(x, param(model, "ln_f.gamma") as tf.Tensor1D, param(model, "ln_f.beta") as tf.Tensor1D, cfg.layerNormEps) as tf.Tensor2D
+  const head = cfg.tieWeights ? tf.transpose(wte) : (param(model, "lm_head.kernel") as tf.Tensor2D) // (C, V)
+  return tf.reshape(matmul(x, head as tf.Tensor2D), [B, T, cfg.vocabSize]) as tf.Tensor3D
+}
+
+/**
+ * Mean cross-entropy over positions where mask = 1 (completion tokens when fine-tuning,
+ * every position when pretraining). logits (B, T, V), targets (B, T) int32, mask (B, T).
+ */
+export const maskedCrossEntropy = (logits: tf.Tensor3D, targets: tf.Tensor2D, mask?: tf.Tensor2D): tf.Scalar =>
+  tf.tidy(() => {
+    const [B, T, V] = logits.shape
+    const logp = tf.logSoftmax(tf.reshape(logits, [B * T, V])) // (N, V)
+    const nll = tf.neg(tf.sum(tf.mul(logp, tf.oneHot(tf.reshape(targets, [B * T]), V)), -1)) // (N,)
+    if (mask === undefined) return tf.mean(nll) as tf.Scalar
+    const m = tf.reshape(tf.cast(mask, "float32"), [B * T])
+    return tf.div(tf.sum(tf.mul(nll, m)), tf.maximum(tf.sum(m), 1)) as tf.Scalar
+  })
