@@ -1,0 +1,108 @@
+/** The matrix grid: a row per cell (method × seed …), a column per stage kind, a glyph per instance. */
+import { Box, Text } from "ink"
+import { COLORS, fit, GLYPHS, pad } from "../format.ts"
+import type { GridLayout } from "../grid.ts"
+import type { InstanceView } from "../state.ts"
+
+export interface GridProps {
+  readonly grid: GridLayout
+  readonly instances: Readonly<Record<string, InstanceView>>
+  readonly columns: number
+}
+
+export interface GridWidths {
+  readonly label: number
+  readonly kinds: ReadonlyArray<number>
+}
+
+const GAP = 1
+const SHARED = "shared"
+
+/**
+ * Columns get room for their header, then shrink towards their content (a glyph, or
+ * "▶ 42%" for a lone instance) until the grid fits; the label column gives way last.
+ */
+export const gridWidths = (grid: GridLayout, columns: number): GridWidths => {
+  const natural = axisWidths(grid)
+  const label = Math.max(SHARED.length, natural.reduce((a, b) => a + b + 1, -1))
+  const most = grid.kinds.map((k) => Math.max(1, ...grid.rows.map((r) => r.cells[k]?.length ?? 0)))
+  const content = most.map((n) => (n === 1 ? 5 : 2 * n - 1))
+  const ideal = grid.kinds.map((k, n) => Math.max(k.length, content[n] ?? 1))
+  const room = columns - label - GAP * grid.kinds.length
+  const kinds = shrink(ideal, content.map((c, n) => Math.min(c, most[n] === 1 ? 1 : c)), room)
+  const used = kinds.reduce((a, b) => a + b + GAP, 0)
+  return { label: Math.max(6, Math.min(label, columns - used)), kinds }
+}
+
+/** Takes one cell at a time from the widest column still above its floor. */
+const shrink = (ideal: ReadonlyArray<number>, floor: ReadonlyArray<number>, room: number): Array<number> => {
+  const w = [...ideal]
+  let total = w.reduce((a, b) => a + b, 0)
+  while (total > room) {
+    let widest = -1
+    w.forEach((x, n) => {
+      if (x > (floor[n] ?? 1) && (widest < 0 || x > (w[widest] ?? 0))) widest = n
+    })
+    if (widest < 0) break
+    w[widest] = (w[widest] ?? 1) - 1
+    total -= 1
+  }
+  return w
+}
+
+const Cell = ({ ids, instances, width }: { ids: ReadonlyArray<string>; instances: GridProps["instances"]; width: number }) => {
+  const views = ids.map((id) => instances[id]).filter((v): v is InstanceView => v !== undefined)
+  const lone = views.length === 1 ? views[0] : undefined
+  const pct = lone?.state === "running" && lone.progress !== undefined && lone.progress.total > 0
+    ? ` ${Math.floor((100 * lone.progress.step) / lone.progress.total)}%`
+    : ""
+  const used = views.length * 2 - 1 + (pct.length <= width - 1 ? pct.length : 0)
+  return (
+    <Box width={width} flexShrink={0}>
+      {views.map((v, n) => (
+        <Text key={v.info.id} color={COLORS[v.state]}>{`${n === 0 ? "" : " "}${GLYPHS[v.state]}`}</Text>
+      ))}
+      {pct.length <= width - 1 ? <Text color={COLORS.running}>{pct}</Text> : null}
+      <Text>{" ".repeat(Math.max(0, width - Math.max(0, used)))}</Text>
+    </Box>
+  )
+}
+
+export const Grid = ({ grid, instances, columns }: GridProps) => {
+  const widths = gridWidths(grid, columns)
+  const labelWidths = columnWidths(grid, widths.label)
+  return (
+    <Box flexDirection="column">
+      <Box>
+        <Text bold>{pad(grid.axes.map((a, n) => pad(a, labelWidths[n] ?? 0)).join(" "), widths.label)}</Text>
+        {grid.kinds.map((k, n) => (
+          <Text key={k} bold>{" " + pad(k, widths.kinds[n] ?? 1)}</Text>
+        ))}
+      </Box>
+      {grid.rows.map((row) => (
+        <Box key={row.key}>
+          <Text color={row.shared ? "gray" : undefined}>
+            {pad(row.shared ? SHARED : grid.axes.map((a, n) => pad(String(row.factors[a] ?? ""), labelWidths[n] ?? 0)).join(" "), widths.label)}
+          </Text>
+          {grid.kinds.map((k, n) => (
+            <Box key={k} marginLeft={GAP}>
+              <Cell ids={row.cells[k] ?? []} instances={instances} width={widths.kinds[n] ?? 1} />
+            </Box>
+          ))}
+        </Box>
+      ))}
+    </Box>
+  )
+}
+
+/** Per-axis label widths: the longest of the axis name and its values, cut to fit `total`. */
+const columnWidths = (grid: GridLayout, total: number): Array<number> => {
+  const natural = axisWidths(grid)
+  const excess = natural.reduce((a, b) => a + b, 0) + Math.max(0, natural.length - 1) - total
+  return excess <= 0 ? natural : natural.map((w) => Math.max(1, w - Math.ceil(excess / natural.length)))
+}
+
+const axisWidths = (grid: GridLayout): Array<number> =>
+  grid.axes.map((a) =>
+    Math.max(a.length, ...grid.rows.filter((r) => !r.shared).map((r) => String(r.factors[a] ?? "").length)),
+  )
