@@ -1,0 +1,101 @@
+/**
+ * The cache key of a stage instance: sha256 over the canonical JSON of this field list, in order.
+ *
+ *   kind                  the stage kind
+ *   version               the kind's `version` (bump to invalidate on purpose)
+ *   code:<file>           sha256 of the stage file and of each local module it imports (code-digest.ts)
+ *   params.<key>          each decoded param (defaults applied, axes interpolated), canonical JSON
+ *   input.<name>          the fingerprint of the producer instance bound to that input
+ *   file:<path>           sha256 of each user file the params name (path as written, relative to the pipeline)
+ *   backend               the resolved compute backend
+ *   dep:<package>         versions of the packages that change numbers (tfjs) and of peftlab itself
+ *
+ * Never a run id, a time or an absolute path. The list is stored with each execution so
+ * `peftlab why` can say which field changed.
+ */
+import { createHash } from "node:crypto"
+import { existsSync, readFileSync } from "node:fs"
+import * as path from "node:path"
+import { Data } from "effect"
+import type { Instance } from "../pipeline/expand.ts"
+import { canonicalJson } from "./canonical.ts"
+import { codeDigest } from "./code-digest.ts"
+import type { BackendName } from "./stage.ts"
+
+export type Field = readonly [name: string, value: unknown]
+
+export class InputFileMissing extends Data.TaggedError("InputFileMissing")<{ readonly instance: string; readonly file: string }> {
+  override get message(): string {
+    return `${this.instance}: input file not found: ${this.file}`
+  }
+}
+
+const NUMBER_DEPS = ["@tensorflow/tfjs", "@tensorflow/tfjs-backend-wasm", "@tensorflow/tfjs-node-gpu"]
+
+/** `dep:` fields: read once per process from the installed package.json files. */
+export const dependencyFields = (projectDir: string): ReadonlyArray<Field> => {
+  const version = (file: string): string | undefined =>
+    existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as { version?: string }).version : undefined
+  const fields: Array<Field> = [["dep:peftlab", version(path.join(projectDir, "package.json")) ?? "unknown"]]
+  for (const dep of NUMBER_DEPS) {
+    const v = version(path.join(projectDir, "node_modules", dep, "package.json"))
+    if (v !== undefined) fields.push([`dep:${dep}`, v])
+  }
+  return fields
+}
+
+export interface FingerprintContext {
+  readonly projectDir: string
+  readonly pipelineDir: string
+  readonly backend: BackendName
+  readonly deps: ReadonlyArray<Field>
+  /** Fingerprints of already-planned instances (producers come first in plan order). */
+  readonly fingerprintOf: (id: string) => string
+}
+
+const sha256File = (file: string): string => createHash("sha256").update(readFileSync(file)).digest("hex")
+
+export const fingerprintFields = (instance: Instance, ctx: FingerprintContext): ReadonlyArray<Field> => {
+  const { def } = instance
+  const fields: Array<Field> = [["kind", def.kind], ["version", def.version]]
+  for (const [file, sha] of codeDigest(def.module, ctx.projectDir)) fields.push([`code:${file}`, sha])
+  const params = instance.params
+  if (typeof params === "object" && params !== null)
+    for (const key of Object.keys(params).sort()) fields.push([`params.${key}`, JSON.parse(canonicalJson((params as Record<string, unknown>)[key]) ?? "null")])
+  else fields.push(["params", params ?? null])
+  for (const name of Object.keys(instance.inputs).sort()) fields.push([`input.${name}`, ctx.fingerprintOf(instance.inputs[name]!)])
+  for (const file of def.files?.(params) ?? []) {
+    const abs = path.resolve(ctx.pipelineDir, file)
+    if (!existsSync(abs)) throw new InputFileMissing({ instance: instance.id, file })
+    fields.push([`file:${file}`, sha256File(abs)])
+  }
+  fields.push(["backend", ctx.backend], ...ctx.deps)
+  return fields
+}
+
+export const fingerprintOf = (fields: ReadonlyArray<Field>): string => createHash("sha256").update(canonicalJson(fields)).digest("hex")
+
+const show = (v: unknown): string => {
+  const s = typeof v === "string" ? v : canonicalJson(v)
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s
+}
+
+/** Human lines naming what changed between two field lists: `params.rank: 8 → 16`, `code: x.ts changed`. */
+export const diffFields = (before: ReadonlyArray<Field>, after: ReadonlyArray<Field>): ReadonlyArray<string> => {
+  const old = new Map(before.map(([k, v]) => [k, canonicalJson(v)]))
+  const now = new Map(after.map(([k, v]) => [k, canonicalJson(v)]))
+  const lines: Array<string> = []
+  for (const [k, v] of after) {
+    const prev = old.get(k)
+    const code = k.startsWith("code:") ? k.slice(5) : undefined
+    if (prev === undefined) lines.push(code !== undefined ? `code: ${code} added` : `${k}: added (${show(v)})`)
+    else if (prev !== now.get(k)) {
+      if (code !== undefined) lines.push(`code: ${code} changed`)
+      else if (k.startsWith("input.")) lines.push(`${k}: upstream changed`)
+      else if (k.startsWith("file:")) lines.push(`${k.slice(5)}: content changed`)
+      else lines.push(`${k}: ${show(JSON.parse(prev))} → ${show(v)}`)
+    }
+  }
+  for (const [k] of before) if (!now.has(k)) lines.push(k.startsWith("code:") ? `code: ${k.slice(5)} removed` : `${k}: removed`)
+  return lines
+}

@@ -1,0 +1,47 @@
+/**
+ * plan: fingerprint every instance (dependencies first) and look each up in the cache.
+ * Pure given its two lookups; `peftlab status` prints this without running anything.
+ */
+import type { Field, FingerprintContext } from "../engine/fingerprint.ts"
+import { diffFields, fingerprintFields, fingerprintOf } from "../engine/fingerprint.ts"
+import type { CacheHit } from "../store/store.ts"
+import type { Pipeline } from "./compile.ts"
+import type { Instance } from "./expand.ts"
+
+export interface PlannedInstance {
+  readonly instance: Instance
+  readonly fingerprint: string
+  readonly fields: ReadonlyArray<Field>
+  /** Present when a committed result exists and the instance is not forced. */
+  readonly cached: CacheHit | undefined
+  /** Why it will run: "new", "forced", "params.rank: 8 → 16", … (undefined when cached). */
+  readonly reason: string | undefined
+}
+
+export interface PlanOptions {
+  readonly context: Omit<FingerprintContext, "fingerprintOf">
+  readonly lookup: (fingerprint: string) => CacheHit | undefined
+  readonly lastGoodFields: (instanceId: string) => ReadonlyArray<Field> | undefined
+  readonly force: (instanceId: string) => boolean
+}
+
+const reasonFor = (instance: Instance, fields: ReadonlyArray<Field>, options: PlanOptions): string => {
+  if (options.force(instance.id)) return "forced"
+  const before = options.lastGoodFields(instance.id)
+  if (before === undefined) return "new"
+  const changes = diffFields(before, fields)
+  if (changes.length === 0) return "no committed result"
+  return changes.length > 2 ? `${changes.slice(0, 2).join("; ")}; +${changes.length - 2} more` : changes.join("; ")
+}
+
+export const planPipeline = (pipeline: Pipeline, options: PlanOptions): ReadonlyArray<PlannedInstance> => {
+  const fingerprints = new Map<string, string>()
+  const context: FingerprintContext = { ...options.context, fingerprintOf: (id) => fingerprints.get(id) ?? "" }
+  return pipeline.instances.map((instance) => {
+    const fields = fingerprintFields(instance, context)
+    const fingerprint = fingerprintOf(fields)
+    fingerprints.set(instance.id, fingerprint)
+    const cached = options.force(instance.id) ? undefined : options.lookup(fingerprint)
+    return { instance, fingerprint, fields, cached, reason: cached === undefined ? reasonFor(instance, fields, options) : undefined }
+  })
+}
