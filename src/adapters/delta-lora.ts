@@ -1,0 +1,53 @@
+/**
+ * Delta-LoRA (Zi et al., arXiv 2309.02411): LoRA's forward and init with adapter dropout
+ * removed, plus an update of the frozen W after each optimizer step t (0-based) with t > K:
+ *   W ← W + λ·s·(A'·B' − A·B)   (the difference of products, not (A'−A)·(B'−B)).
+ * W gets no gradient and no optimizer state. The updates telescope:
+ *   W_T = W_0 + λ·s·(A_T·B_T − A_{K+1}·B_{K+1}),
+ * so with K = −1 and B_0 = 0 the model is LoRA with scaling (1+λ)·s.
+ * Defaults: λ = 2 (paper); K = 20 — the paper's 500 is for runs of thousands of steps, ours
+ * are hundreds, so K keeps the paper's "a few percent of training" (recorded with the run).
+ * An adapter file alone cannot reproduce the model: the trained artifact also holds the
+ * updated W of the adapted layers (`modifiedBase`).
+ */
+import * as tf from "@tensorflow/tfjs"
+import { param } from "../model/gpt.ts"
+import * as ops from "../model/ops.ts"
+import { loraDefaults, loraFamily, loraScaling } from "./lora.ts"
+import type { Method } from "./method.ts"
+
+/** The fast matmul caches Wᵀ of frozen weights; Delta-LoRA writes W, so it must drop the cache. */
+const invalidateTransposed = (v: tf.Variable): void => {
+  const fn = (ops as { readonly invalidateTransposed?: (v: tf.Variable) => void }).invalidateTransposed
+  fn?.(v)
+}
+
+export const deltaLoRA: Method = {
+  name: "delta-lora",
+  peftType: "DELTA_LORA",
+  description: "Delta-LoRA: LoRA without dropout, and W ← W + λ·s·(A'B' − AB) after every step past K",
+  defaults: loraDefaults,
+  options: {
+    delta_lambda: { default: 2, doc: "λ: how much of the change of A·B is also written into W" },
+    delta_k: { default: 20, doc: "K: W is updated after steps t > K (0-based); −1 updates from the first step" },
+  },
+  normalize: (s) => ({ ...s, dropout: 0 }),
+  ...loraFamily("trainable"),
+  training: {
+    aroundStep: (a, model, step) => {
+      if (step <= Number(a.settings.options.delta_k)) return null
+      const k = Number(a.settings.options.delta_lambda) * loraScaling(a.settings)
+      const before = a.targets.map((t) => tf.tidy(() => tf.matMul(a.view(t).get("lora_A"), a.view(t).get("lora_B")))) // A·B (d_in, d_out)
+      return () => {
+        a.targets.forEach((t, i) => {
+          const W = param(model, `${t.prefix}.kernel`)
+          const ab = before[i] as tf.Tensor
+          tf.tidy(() => W.assign(tf.add(W, tf.mul(tf.sub(tf.matMul(a.view(t).get("lora_A"), a.view(t).get("lora_B")), ab), k))))
+          invalidateTransposed(W)
+          ab.dispose()
+        })
+      }
+    },
+    modifiedBase: (a) => a.targets.map((t) => `${t.prefix}.kernel`),
+  },
+}

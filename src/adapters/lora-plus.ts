@@ -1,0 +1,28 @@
+/**
+ * LoRA+ (Hayou et al., ICML 2024, arXiv 2402.12354): LoRA's parametrization and init, with
+ * B's learning rate λ·lr while A keeps lr. Default λ = 16 (the paper's rule of thumb).
+ * As in PEFT, trainable 1-D tensors would go with B; our adapters have none.
+ * Separate optimizer groups keep the moment slots in a fixed order (METHODS.md §5).
+ */
+import type { ParamGroup } from "../model/adamw.ts"
+import { loraDefaults, loraFamily } from "./lora.ts"
+import type { Method } from "./method.ts"
+
+export const loraPlus: Method = {
+  name: "lora-plus",
+  peftType: "LORA",
+  description: "LoRA+: LoRA with B trained at loraplus_ratio × the learning rate",
+  defaults: loraDefaults,
+  options: { loraplus_ratio: { default: 16, doc: "λ: B's learning rate over A's" } },
+  ...loraFamily("trainable"),
+  training: {
+    paramGroups: (a, weightDecay): ParamGroup[] => {
+      const ratio = Number(a.settings.options.loraplus_ratio)
+      const of = (suffix: string) => a.byRole("trainable").filter((t) => t.name.endsWith(suffix)).map((t) => t.variable)
+      return [
+        { name: "lora_A", vars: of(".lora_A"), lrScale: 1, weightDecay },
+        { name: "lora_B", vars: of(".lora_B"), lrScale: ratio, weightDecay },
+      ]
+    },
+  },
+}

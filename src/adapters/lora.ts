@@ -1,0 +1,62 @@
+/**
+ * LoRA (Hu et al., arXiv 2106.09685): y = x·W + s·(dropout(x)·A)·B, s = α/r.
+ *
+ * A ∈ R^{d_in×r} (down, touches the input), B ∈ R^{r×d_out} (up, starts at zero).
+ * Init: B = 0, A ~ U(−1/√d_in, 1/√d_in) — PEFT's Kaiming-uniform with a = √5, not tfjs's
+ * heUniform (√6 times wider). Trainable per matrix r·(d_in + d_out); W frozen.
+ * Defaults: r = 8, α = 16 (the LoRA repo's RoBERTa recipe), dropout 0, lr 1e-3.
+ *
+ * `loraFamily` is shared by LoRA-FA, Delta-LoRA and LoRA+: same parametrization and delta,
+ * different training rules.
+ */
+import * as tf from "@tensorflow/tfjs"
+import { PROJ_NAMES } from "../model/gpt.ts"
+import { matmul } from "../model/ops.ts"
+import { tensorSeed, uniform } from "./init.ts"
+import type { AdapterSettings, InitTensor, LayerView, Method, RunMode, Target } from "./method.ts"
+
+export const loraScaling = (s: AdapterSettings): number => s.alpha / s.rank
+
+const initLoRA = (targets: ReadonlyArray<Target>, s: AdapterSettings, roleA: "trainable" | "frozen"): InitTensor[] =>
+  targets.flatMap((t) => [
+    { name: `${t.prefix}.lora_A`, role: roleA, value: uniform([t.dIn, s.rank], 1 / Math.sqrt(t.dIn), tensorSeed(s.seed, `${t.prefix}.lora_A`)) },
+    { name: `${t.prefix}.lora_B`, role: "trainable", value: tf.zeros([s.rank, t.dOut]) },
+  ])
+
+/** Dropout on the adapter's input only (the base path sees x unchanged), seeded per step and target. */
+export const adapterInput = (v: LayerView, x: tf.Tensor2D, s: AdapterSettings, mode: RunMode): tf.Tensor2D => {
+  const { layer, proj } = v.target
+  if (!mode.training || s.dropout === 0) return x
+  return tf.dropout(x, s.dropout, undefined, mode.dropoutSeed * 97 + layer * 7 + PROJ_NAMES.indexOf(proj)) as tf.Tensor2D
+}
+
+const forwardLoRA = (v: LayerView, x: tf.Tensor2D, s: AdapterSettings, mode: RunMode): tf.Tensor2D => {
+  const xin = adapterInput(v, x, s, mode)
+  const down = matmul(xin, v.get("lora_A") as tf.Tensor2D) // (N, r)
+  return tf.mul(matmul(down, v.get("lora_B") as tf.Tensor2D), loraScaling(s)) // (N, d_out)
+}
+
+const deltaLoRA = (v: LayerView, s: AdapterSettings): tf.Tensor2D =>
+  tf.tidy(() => tf.mul(matmul(v.get("lora_A") as tf.Tensor2D, v.get("lora_B") as tf.Tensor2D), loraScaling(s))) // (d_in, d_out)
+
+/** The LoRA parametrization with A trainable or frozen; methods spread it and add a training rule. */
+export const loraFamily = (roleA: "trainable" | "frozen") => ({
+  counts: (targets: ReadonlyArray<{ dIn: number; dOut: number }>, s: AdapterSettings) => ({
+    trainable: targets.reduce((n, t) => n + s.rank * (t.dOut + (roleA === "trainable" ? t.dIn : 0)), 0),
+    frozenAdapter: targets.reduce((n, t) => n + (roleA === "frozen" ? s.rank * t.dIn : 0), 0),
+  }),
+  init: (targets: ReadonlyArray<Target>, s: AdapterSettings) => initLoRA(targets, s, roleA),
+  forward: forwardLoRA,
+  delta: deltaLoRA,
+})
+
+export const loraDefaults = { rank: 8, alpha: 16, dropout: 0, lr: 1e-3 } as const
+
+export const lora: Method = {
+  name: "lora",
+  peftType: "LORA",
+  description: "LoRA: W frozen, ΔW = (α/r)·A·B with A, B trained",
+  defaults: loraDefaults,
+  options: {},
+  ...loraFamily("trainable"),
+}

@@ -1,0 +1,103 @@
+/**
+ * The method contract. A PEFT method is one file exporting a `Method`; `index.ts` lists them.
+ * Nothing else (stages, engine, trainer) names a method: it asks the registry.
+ *
+ * Layout (METHODS.md "Conventions"): a kernel is W ∈ R^{d_in×d_out}, y = x·W + b + ΔY.
+ * Tensors live in our layout and are transposed to PEFT's only when saved (io.ts).
+ */
+import type * as tf from "@tensorflow/tfjs"
+import type { GPT, ProjName } from "../model/gpt.ts"
+import type { ParamGroup } from "../model/adamw.ts"
+import type { Adapter } from "./adapter.ts"
+
+/** One adapted projection. `prefix` is the kernel's name without `.kernel` (`h.0.attn.q`). */
+export interface Target {
+  readonly layer: number
+  readonly proj: ProjName
+  readonly dIn: number
+  readonly dOut: number
+  readonly prefix: string
+}
+
+export type OptionValue = number | boolean
+
+export interface OptionSpec {
+  readonly default: OptionValue
+  readonly doc: string
+}
+
+/** What the user chose, resolved with the method's defaults; recorded in adapter_config.json. */
+export interface AdapterSettings {
+  readonly method: string
+  readonly rank: number
+  readonly alpha: number
+  readonly targets: ReadonlyArray<ProjName>
+  readonly dropout: number
+  readonly seed: number
+  /** The method's own options (keys of `Method.options`), every one resolved. */
+  readonly options: Readonly<Record<string, OptionValue>>
+}
+
+/**
+ * trainable: gets gradients and optimizer state. frozen: fixed after init (LoRA-FA's A).
+ * shared: frozen and referenced by every adapted layer (VeRA's A_s, B_s), saved once.
+ */
+export type TensorRole = "trainable" | "frozen" | "shared"
+
+/** An initial tensor. `name` is the full logical name: `${prefix}.lora_A` or, if shared, `vera_A`. */
+export interface InitTensor {
+  readonly name: string
+  readonly role: TensorRole
+  readonly value: tf.Tensor
+}
+
+/** A method's view of one target: its own tensors by local name (`lora_A`) and shared ones by name. */
+export interface LayerView {
+  readonly target: Target
+  get(localName: string): tf.Variable
+}
+
+export interface RunMode {
+  readonly training: boolean
+  /** Seed of this step's dropout masks (a pure function of the run seed and step). */
+  readonly dropoutSeed: number
+}
+
+export interface Counts {
+  readonly trainable: number
+  /** Frozen adapter parameters (LoRA-FA's A, VeRA's shared pair); the base model is extra. */
+  readonly frozenAdapter: number
+}
+
+export interface Method {
+  readonly name: string
+  /** `peft_type` in adapter_config.json. */
+  readonly peftType: string
+  readonly description: string
+  /** Documented defaults; `lr` is what train uses when the pipeline leaves lr unset. */
+  readonly defaults: { readonly rank: number; readonly alpha: number; readonly dropout: number; readonly lr: number }
+  readonly options: Readonly<Record<string, OptionSpec>>
+  /** Settings after the method's own rules (e.g. Delta-LoRA forces dropout 0). */
+  normalize?(s: AdapterSettings): AdapterSettings
+  /** Parameter counts from shapes alone (oracle 8: also for models we never build). */
+  counts(targets: ReadonlyArray<Pick<Target, "dIn" | "dOut">>, s: AdapterSettings): Counts
+  /** Initial tensors in a fixed order, deterministic in the settings. */
+  init(targets: ReadonlyArray<Target>, s: AdapterSettings): ReadonlyArray<InitTensor>
+  /** ΔY (N, d_out) for x (N, d_in). */
+  forward(v: LayerView, x: tf.Tensor2D, s: AdapterSettings, mode: RunMode): tf.Tensor2D
+  /** ΔW (d_in, d_out): the one function used by merge, unmerge and the tests. */
+  delta(v: LayerView, s: AdapterSettings): tf.Tensor2D
+  readonly training?: TrainingRule
+}
+
+/** How a method changes plain AdamW-on-the-trainable-tensors. Every hook is optional. */
+export interface TrainingRule {
+  /** Learning-rate groups (LoRA+). Default: one group of all trainable tensors. */
+  paramGroups?(a: Adapter, weightDecay: number): ReadonlyArray<ParamGroup>
+  /** Rewrites gradients before clipping and the step (LoRA-FA). Consumes `grads`. */
+  transformGrads?(a: Adapter, grads: Map<string, tf.Tensor>): Map<string, tf.Tensor>
+  /** Runs before optimizer step `step` (0-based); the returned function runs right after it. */
+  aroundStep?(a: Adapter, model: GPT, step: number): (() => void) | null
+  /** Base-model parameters the method writes to (Delta-LoRA's W): saved with the trained adapter. */
+  modifiedBase?(a: Adapter): ReadonlyArray<string>
+}

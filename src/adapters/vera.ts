@@ -1,0 +1,81 @@
+/**
+ * VeRA (Kopiczko et al., ICLR 2024, arXiv 2310.11454): one pair of frozen random matrices
+ * shared by every adapted layer, A_s ∈ R^{max_in×r} and B_s ∈ R^{r×max_out}; per layer two
+ * trainable vectors d ∈ R^r, b ∈ R^{d_out}:
+ *   y = x·W + ((x·A)·diag(d))·B·diag(b),   A = A_s[:d_in, :], B = B_s[:, :d_out].
+ * No α/r scaling. Init: b = 0, d = vera_d_init (0.1, PEFT's d_initial); A_s, B_s
+ * He-uniform, bound √(6/fan_in) with fan_in = max_in for A_s and r for B_s, from
+ * vera_projection_seed (PEFT's projection_prng_key, default 0), saved once with the adapter.
+ * Trainable per layer d_out + r. Defaults: r = 256 (PEFT's), lr 1e-2 (the paper trains
+ * VeRA's few parameters with a much larger rate than LoRA).
+ */
+import * as tf from "@tensorflow/tfjs"
+import { matmul } from "../model/ops.ts"
+import { uniform } from "./init.ts"
+import { adapterInput } from "./lora.ts"
+import type { AdapterSettings, InitTensor, LayerView, Method, Target } from "./method.ts"
+
+const maxDims = (targets: ReadonlyArray<{ dIn: number; dOut: number }>) => ({
+  maxIn: Math.max(...targets.map((t) => t.dIn)),
+  maxOut: Math.max(...targets.map((t) => t.dOut)),
+})
+
+/** Refuses a layer the shared pair cannot serve (PEFT raises the same when a later adapter is larger). */
+export const checkSharedFits = (A: readonly number[], B: readonly number[], t: Pick<Target, "dIn" | "dOut" | "prefix">, rank: number): void => {
+  const [aIn = 0, aR = 0] = A
+  const [bR = 0, bOut = 0] = B
+  if (aR !== rank || bR !== rank)
+    throw new Error(`VeRA: shared projections have rank ${aR}, but this adapter asks for rank ${rank}; use a new projection for a different rank`)
+  if (aIn < t.dIn || bOut < t.dOut)
+    throw new Error(`VeRA: shared vera_A/vera_B are ${aIn}→${bOut} but ${t.prefix} needs ${t.dIn}→${t.dOut}; the first VeRA adapter fixes the largest dims`)
+}
+
+const initShared = (targets: ReadonlyArray<Target>, s: AdapterSettings): InitTensor[] => {
+  const { maxIn, maxOut } = maxDims(targets)
+  const seed = Number(s.options.vera_projection_seed)
+  return [
+    { name: "vera_A", role: "shared", value: uniform([maxIn, s.rank], Math.sqrt(6 / maxIn), seed * 2 + 1) },
+    { name: "vera_B", role: "shared", value: uniform([s.rank, maxOut], Math.sqrt(6 / s.rank), seed * 2 + 2) },
+  ]
+}
+
+/** (A (d_in, r), B (r, d_out)): the leading slices of the shared pair for this layer. */
+const slices = (v: LayerView, s: AdapterSettings): [tf.Tensor2D, tf.Tensor2D] => {
+  const As = v.get("vera_A")
+  const Bs = v.get("vera_B")
+  checkSharedFits(As.shape, Bs.shape, v.target, s.rank)
+  return [tf.slice(As, [0, 0], [v.target.dIn, s.rank]) as tf.Tensor2D, tf.slice(Bs, [0, 0], [s.rank, v.target.dOut]) as tf.Tensor2D]
+}
+
+export const vera: Method = {
+  name: "vera",
+  peftType: "VERA",
+  description: "VeRA: frozen shared random A_s, B_s; per layer trained scaling vectors d (r) and b (d_out)",
+  defaults: { rank: 256, alpha: 256, dropout: 0, lr: 1e-2 },
+  options: {
+    vera_d_init: { default: 0.1, doc: "initial value of every entry of d" },
+    vera_projection_seed: { default: 0, doc: "seed of the shared A_s, B_s" },
+  },
+  counts: (targets, s) => {
+    const { maxIn, maxOut } = maxDims(targets)
+    return { trainable: targets.reduce((n, t) => n + t.dOut + s.rank, 0), frozenAdapter: s.rank * (maxIn + maxOut) }
+  },
+  init: (targets, s) => [
+    ...initShared(targets, s),
+    ...targets.flatMap((t): InitTensor[] => [
+      { name: `${t.prefix}.vera_lambda_d`, role: "trainable", value: tf.fill([s.rank], Number(s.options.vera_d_init)) },
+      { name: `${t.prefix}.vera_lambda_b`, role: "trainable", value: tf.zeros([t.dOut]) },
+    ]),
+  ],
+  forward: (v, x, s, mode) => {
+    const [A, B] = slices(v, s)
+    const xd = tf.mul(matmul(adapterInput(v, x, s, mode), A), v.get("vera_lambda_d")) // (N, r)·diag(d)
+    return tf.mul(matmul(xd as tf.Tensor2D, B), v.get("vera_lambda_b")) // (N, d_out)·diag(b)
+  },
+  delta: (v, s) =>
+    tf.tidy(() => {
+      const [A, B] = slices(v, s)
+      const Ad = tf.mul(A, v.get("vera_lambda_d")) as tf.Tensor2D // A·diag(d) (d_in, r)
+      return tf.mul(matmul(Ad, B), v.get("vera_lambda_b")) as tf.Tensor2D // ·B·diag(b) (d_in, d_out)
+    }),
+}
