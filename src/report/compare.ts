@@ -1,0 +1,201 @@
+/**
+ * `peftlab compare`: the latest run of a pipeline, grouped by the factors that vary (method,
+ * rank …) and aggregated over seeds — mean ± 95% Student-t interval — with a paired test of
+ * each method against the baseline on the seeds both have.
+ *
+ * A matrix cell is the factor combination of an `eval` execution (or `train` when there is
+ * no eval). Each metric comes from the stage kind that reports it; a stage joins a cell when
+ * its factors are a subset of the cell's (attach-adapter[method=vera] feeds every vera seed).
+ */
+import type { Database } from "better-sqlite3"
+import type { FactorValue } from "../engine/events.ts"
+import { loadResults, pickRun, type Factors, type ResultRow } from "./results.ts"
+import { estimate, pairedTest, type Estimate, type PairedTest } from "./stats.ts"
+
+export { formatComparison, type ComparisonFormat } from "./format.ts"
+
+/** Metric → the stage kind that reports it (the contract with the stage authors). */
+export const COMPARED = {
+  accuracy: "eval",
+  macro_f1: "eval",
+  eval_loss: "eval",
+  trainable_params: "attach-adapter",
+  train_time_s: "train",
+  peak_rss_bytes: "train",
+} as const
+export type ComparedMetric = keyof typeof COMPARED
+export const PAIRED = ["accuracy", "macro_f1"] as const
+export type PairedMetric = (typeof PAIRED)[number]
+/** Eval's reference accuracies: the same for every method of a seed. */
+export const REFERENCES = { base_accuracy: "base model (zero-shot)", majority_accuracy: "majority class" } as const
+
+export const SEED = "seed"
+export const METHOD = "method"
+
+export interface GroupResult {
+  readonly label: string
+  readonly factors: Factors
+  readonly seeds: ReadonlyArray<FactorValue>
+  readonly metrics: Readonly<Partial<Record<ComparedMetric, Estimate>>>
+  /** This group minus its baseline partner, on shared seeds (absent for the baseline itself). */
+  readonly paired: Readonly<Partial<Record<PairedMetric, PairedTest>>>
+  readonly isBaseline: boolean
+}
+
+export interface ReferenceRow {
+  readonly metric: keyof typeof REFERENCES
+  readonly label: string
+  readonly accuracy: Estimate
+}
+
+export interface Comparison {
+  readonly pipeline: string
+  readonly runId: number
+  readonly baseline: string
+  readonly groupBy: ReadonlyArray<string>
+  readonly groups: ReadonlyArray<GroupResult>
+  readonly reference: ReadonlyArray<ReferenceRow>
+}
+
+interface Cell {
+  readonly factors: Factors
+  readonly values: Readonly<Partial<Record<ComparedMetric, number>>>
+}
+
+export const loadComparison = (db: Database, opts: { readonly pipeline?: string; readonly baseline: string }): Comparison => {
+  const run = pickRun(db, opts.pipeline)
+  const rows = loadResults(db, run.runId)
+  const cells = collectCells(rows)
+  const groupBy = groupingFactors(cells)
+  const grouped = groupCells(cells, groupBy)
+  const groups = [...grouped.values()].map((members) => summarize(members, groupBy, opts.baseline))
+  return {
+    pipeline: run.pipeline,
+    runId: run.runId,
+    baseline: opts.baseline,
+    groupBy,
+    groups: groups.map((g) => ({ ...g, paired: pairAgainst(g, grouped, groupBy, opts.baseline) })),
+    reference: references(rows),
+  }
+}
+
+const covers = (cell: Factors, part: Factors): boolean =>
+  Object.entries(part).every(([name, value]) => cell[name] === value)
+
+const collectCells = (rows: ReadonlyArray<ResultRow>): ReadonlyArray<Cell> => {
+  const evals = rows.filter((r) => r.kind === "eval")
+  const anchors = evals.length > 0 ? evals : rows.filter((r) => r.kind === "train")
+  return anchors.map((anchor) => {
+    const values: Partial<Record<ComparedMetric, number>> = {}
+    for (const metric of Object.keys(COMPARED) as Array<ComparedMetric>) {
+      const value = metricFor(rows, anchor, metric)
+      if (value !== undefined) values[metric] = value
+    }
+    return { factors: anchor.factors, values }
+  })
+}
+
+/** The metric from the most specific execution of its kind that feeds this cell. */
+const metricFor = (rows: ReadonlyArray<ResultRow>, anchor: ResultRow, metric: ComparedMetric): number | undefined => {
+  const feeding = rows
+    .filter((r) => r.kind === COMPARED[metric] && r.metrics[metric] !== undefined && covers(anchor.factors, r.factors))
+    .sort((a, b) => Object.keys(b.factors).length - Object.keys(a.factors).length)
+  return feeding[0]?.metrics[metric]
+}
+
+/** Factors other than the seed that take more than one value; `method` always groups. */
+const groupingFactors = (cells: ReadonlyArray<Cell>): ReadonlyArray<string> => {
+  const names = [...new Set(cells.flatMap((c) => Object.keys(c.factors)))].filter((n) => n !== SEED)
+  const varies = (n: string) => new Set(cells.map((c) => JSON.stringify(c.factors[n] ?? null))).size > 1
+  return names.filter((n) => n === METHOD || varies(n))
+}
+
+const groupKey = (factors: Factors, groupBy: ReadonlyArray<string>): string =>
+  JSON.stringify(groupBy.map((n) => factors[n] ?? null))
+
+const groupCells = (cells: ReadonlyArray<Cell>, groupBy: ReadonlyArray<string>): Map<string, ReadonlyArray<Cell>> => {
+  const groups = new Map<string, Array<Cell>>()
+  for (const cell of cells) {
+    const key = groupKey(cell.factors, groupBy)
+    groups.set(key, [...(groups.get(key) ?? []), cell])
+  }
+  return groups
+}
+
+const summarize = (
+  members: ReadonlyArray<Cell>,
+  groupBy: ReadonlyArray<string>,
+  baseline: string,
+): Omit<GroupResult, "paired"> => {
+  const factors = Object.fromEntries(groupBy.flatMap((n) => {
+    const v = members[0]?.factors[n]
+    return v === undefined ? [] : [[n, v]]
+  }))
+  const metrics: Partial<Record<ComparedMetric, Estimate>> = {}
+  for (const metric of Object.keys(COMPARED) as Array<ComparedMetric>) {
+    const e = estimate(members.flatMap((m) => (m.values[metric] === undefined ? [] : [m.values[metric]])))
+    if (e !== undefined) metrics[metric] = e
+  }
+  return {
+    label: groupLabel(factors),
+    factors,
+    seeds: members.flatMap((m) => (m.factors[SEED] === undefined ? [] : [m.factors[SEED]])),
+    metrics,
+    isBaseline: factors[METHOD] === baseline,
+  }
+}
+
+/** `vera`, `vera rank=16`, or `rank=16` without a method factor. */
+export const groupLabel = (factors: Factors): string =>
+  Object.entries(factors)
+    .map(([n, v]) => (n === METHOD ? String(v) : `${n}=${String(v)}`))
+    .join(" ") || "all"
+
+/** The baseline group with the same other factors, or the only baseline group there is. */
+const partnerOf = (
+  g: Omit<GroupResult, "paired">,
+  grouped: Map<string, ReadonlyArray<Cell>>,
+  groupBy: ReadonlyArray<string>,
+  baseline: string,
+): ReadonlyArray<Cell> | undefined => {
+  const exact = grouped.get(groupKey({ ...g.factors, [METHOD]: baseline }, groupBy))
+  if (exact !== undefined) return exact
+  const all = [...grouped.values()].filter((cells) => cells[0]?.factors[METHOD] === baseline)
+  return all.length === 1 ? all[0] : undefined
+}
+
+const pairAgainst = (
+  g: Omit<GroupResult, "paired">,
+  grouped: Map<string, ReadonlyArray<Cell>>,
+  groupBy: ReadonlyArray<string>,
+  baseline: string,
+): Partial<Record<PairedMetric, PairedTest>> => {
+  const partner = g.isBaseline ? undefined : partnerOf(g, grouped, groupBy, baseline)
+  const own = grouped.get(groupKey(g.factors, groupBy)) ?? []
+  const out: Partial<Record<PairedMetric, PairedTest>> = {}
+  if (partner === undefined) return out
+  for (const metric of PAIRED) {
+    const bySeed = new Map(partner.map((c) => [JSON.stringify(c.factors[SEED] ?? null), c.values[metric]]))
+    const diffs = own.flatMap((c) => {
+      const base = bySeed.get(JSON.stringify(c.factors[SEED] ?? null))
+      const mine = c.values[metric]
+      return base === undefined || mine === undefined ? [] : [mine - base]
+    })
+    const test = pairedTest(diffs)
+    if (test !== undefined) out[metric] = test
+  }
+  return out
+}
+
+/** One value per seed (every method's eval reports the same one), averaged over seeds. */
+const references = (rows: ReadonlyArray<ResultRow>): ReadonlyArray<ReferenceRow> =>
+  (Object.keys(REFERENCES) as Array<keyof typeof REFERENCES>).flatMap((metric) => {
+    const perSeed = new Map<string, number>()
+    for (const r of rows) {
+      const v = r.kind === "eval" ? r.metrics[metric] : undefined
+      const seed = JSON.stringify(r.factors[SEED] ?? null)
+      if (v !== undefined && !perSeed.has(seed)) perSeed.set(seed, v)
+    }
+    const accuracy = estimate([...perSeed.values()])
+    return accuracy === undefined ? [] : [{ metric, label: REFERENCES[metric], accuracy }]
+  })
