@@ -1,0 +1,90 @@
+/**
+ * `peftlab plot`: reads SQLite, aggregates the per-step `loss` of `train` executions per
+ * method and the eval accuracy per method, and renders one figure through Vega-Lite →
+ * Vega (SVG) → resvg (PNG when `out` ends in .png).
+ *
+ * resvg draws text only with a font it can load: it reads the system fonts, and DejaVu Sans
+ * (Debian: fonts-dejavu-core) is asked for by name; `PEFTLAB_FONT` may name a .ttf file.
+ */
+import { existsSync } from "node:fs"
+import { mkdir, writeFile } from "node:fs/promises"
+import * as path from "node:path"
+import type { Database } from "better-sqlite3"
+import { groupLabel, loadComparison, SEED } from "./compare.ts"
+import { FONT, plotSpec, type CurvePoint, type PlotData } from "./plot-spec.ts"
+import { loadCurve, loadResults, pickRun, ReportError } from "./results.ts"
+import { mean } from "./stats.ts"
+
+export interface PlotOptions {
+  readonly pipeline?: string
+  /** `.svg` or `.png`. */
+  readonly out: string
+  /** Pairs with compare's default; only used to load the accuracy estimates. */
+  readonly baseline?: string
+}
+
+const FONT_FILES = [
+  "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+  "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+  "/usr/share/fonts/TTF/DejaVuSans.ttf",
+]
+
+export const writePlot = async (db: Database, opts: PlotOptions): Promise<void> => {
+  const ext = path.extname(opts.out).toLowerCase()
+  if (ext !== ".svg" && ext !== ".png") throw new ReportError(`plot: --out must end in .svg or .png, got "${opts.out}"`)
+  const svg = await renderSvg(plotData(db, opts))
+  await mkdir(path.dirname(path.resolve(opts.out)), { recursive: true })
+  await writeFile(opts.out, ext === ".svg" ? svg : await toPng(svg))
+}
+
+export const plotData = (db: Database, opts: { readonly pipeline?: string; readonly baseline?: string }): PlotData => {
+  const run = pickRun(db, opts.pipeline)
+  const comparison = loadComparison(db, { pipeline: run.pipeline, baseline: opts.baseline ?? "lora" })
+  return {
+    title: `${run.pipeline} · run #${run.runId}`,
+    curves: lossCurves(db, run.runId),
+    accuracy: comparison.groups.flatMap((g) => {
+      const a = g.metrics.accuracy
+      return a === undefined ? [] : [{ method: g.label, mean: a.mean, low: a.mean - (a.half ?? 0), high: a.mean + (a.half ?? 0), n: a.n }]
+    }),
+    references: comparison.reference.map((r) => ({ label: r.label, value: r.accuracy.mean })),
+  }
+}
+
+/** Mean, min and max of `loss` across the seeds of each method, step by step. */
+export const lossCurves = (db: Database, runId: number): ReadonlyArray<CurvePoint> => {
+  const byMethod = new Map<string, Map<number, Array<number>>>()
+  for (const row of loadResults(db, runId).filter((r) => r.kind === "train")) {
+    const label = groupLabel(Object.fromEntries(Object.entries(row.factors).filter(([n]) => n !== SEED)))
+    const steps = byMethod.get(label) ?? new Map<number, Array<number>>()
+    byMethod.set(label, steps)
+    for (const { step, value } of loadCurve(db, row.sourceId, "loss")) steps.set(step, [...(steps.get(step) ?? []), value])
+  }
+  return [...byMethod].flatMap(([method, steps]) =>
+    [...steps]
+      .sort(([a], [b]) => a - b)
+      .map(([step, values]) => ({ method, step, mean: mean(values), min: Math.min(...values), max: Math.max(...values), seeds: values.length })),
+  )
+}
+
+export const renderSvg = async (data: PlotData): Promise<string> => {
+  // Loaded here: vega is large and only `plot` needs it.
+  const [{ compile }, vega] = await Promise.all([import("vega-lite"), import("vega")])
+  const view = new vega.View(vega.parse(compile(plotSpec(data)).spec), { renderer: "none" })
+  try {
+    return await view.toSVG()
+  } finally {
+    view.finalize()
+  }
+}
+
+export const toPng = async (svg: string): Promise<Buffer> => {
+  const { Resvg } = await import("@resvg/resvg-js")
+  const fontFiles = [process.env["PEFTLAB_FONT"], ...FONT_FILES].filter((f): f is string => f !== undefined && existsSync(f))
+  const resvg = new Resvg(svg, {
+    font: { loadSystemFonts: true, fontFiles, defaultFontFamily: FONT, sansSerifFamily: FONT },
+    fitTo: { mode: "zoom", value: 2 },
+    background: "white",
+  })
+  return resvg.render().asPng()
+}
