@@ -1,0 +1,123 @@
+/**
+ * Prompt → completion examples as next-token batches with the loss on completion tokens only.
+ *
+ * An example is encoded as prompt ++ completion, left-truncated (the prompt loses its start,
+ * the completion and the prompt's cue such as "Label:" survive) to blockSize + 1 tokens; the
+ * model sees tokens[0..L−1] and predicts tokens[1..L]. The batch at step t is a pure function
+ * of (seed, t): example k = t·B + j of the stream is perm_e[k mod N] with e = ⌊k / N⌋ and
+ * perm_e a seeded shuffle — epochs without replacement, and resuming at any step is exact.
+ */
+import * as tf from "@tensorflow/tfjs"
+
+export interface Example {
+  readonly prompt: string
+  readonly completion: string
+}
+
+/** The part of a tokenizer this module needs. */
+export interface Encoder {
+  encode(text: string): ReadonlyArray<number>
+}
+
+export interface Encoded {
+  /** prompt ++ completion token ids, at most blockSize + 1 of them. */
+  readonly ids: Int32Array
+  /** Index in `ids` of the first completion token. */
+  readonly completionStart: number
+}
+
+export const encodeExample = (enc: Encoder, ex: Example, blockSize: number): Encoded => {
+  const p = enc.encode(ex.prompt)
+  const c = enc.encode(ex.completion)
+  if (c.length === 0) throw new Error(`empty completion for prompt ${JSON.stringify(ex.prompt.slice(0, 40))}`)
+  if (c.length > blockSize) throw new Error(`completion of ${c.length} tokens does not fit blockSize ${blockSize}`)
+  const keep = Math.min(p.length, blockSize + 1 - c.length) // prompt tokens kept, from the end
+  const ids = Int32Array.from([...p.slice(p.length - keep), ...c])
+  return { ids, completionStart: keep }
+}
+
+export interface BatchTensors {
+  readonly idx: tf.Tensor2D // (B, T) int32
+  readonly targets: tf.Tensor2D // (B, T) int32
+  readonly mask: tf.Tensor2D // (B, T) float32: 1 where the target is a completion token
+}
+
+/** Right-pads to the longest sequence (pads are masked out; attention is causal so they are never seen). */
+export const collate = (items: ReadonlyArray<Encoded>): BatchTensors => {
+  const T = Math.max(...items.map((e) => e.ids.length - 1))
+  const B = items.length
+  const idx = new Int32Array(B * T)
+  const tgt = new Int32Array(B * T)
+  const mask = new Float32Array(B * T)
+  items.forEach((e, b) => {
+    for (let i = 0; i < e.ids.length - 1; i++) {
+      idx[b * T + i] = e.ids[i] ?? 0
+      tgt[b * T + i] = e.ids[i + 1] ?? 0
+      mask[b * T + i] = i + 1 >= e.completionStart ? 1 : 0
+    }
+  })
+  return { idx: tf.tensor2d(idx, [B, T], "int32"), targets: tf.tensor2d(tgt, [B, T], "int32"), mask: tf.tensor2d(mask, [B, T]) }
+}
+
+/** mulberry32: a small, fast, well-mixed 32-bit PRNG. */
+export const mulberry32 = (seed: number): (() => number) => {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** Fisher-Yates permutation of 0..n−1 for (seed, epoch). */
+export const permutation = (n: number, seed: number, epoch: number): Int32Array => {
+  const rand = mulberry32((Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b)) >>> 0)
+  const p = Int32Array.from({ length: n }, (_, i) => i)
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1))
+    const t = p[i] ?? 0
+    p[i] = p[j] ?? 0
+    p[j] = t
+  }
+  return p
+}
+
+/** Example indices of the batch at step t. */
+export const batchIndices = (n: number, batchSize: number, seed: number, step: number): number[] => {
+  const out: number[] = []
+  let epoch = -1
+  let perm = new Int32Array(0)
+  for (let j = 0; j < batchSize; j++) {
+    const k = step * batchSize + j
+    const e = Math.floor(k / n)
+    if (e !== epoch) [epoch, perm] = [e, permutation(n, seed, e)]
+    out.push(perm[k % n] ?? 0)
+  }
+  return out
+}
+
+/** The training stream: encodes every example once, then serves batch t. */
+export class CompletionBatches {
+  private readonly encoded: ReadonlyArray<Encoded>
+
+  constructor(
+    examples: ReadonlyArray<Example>,
+    enc: Encoder,
+    blockSize: number,
+    private readonly opts: { readonly batchSize: number; readonly seed: number },
+  ) {
+    if (examples.length === 0) throw new Error("no training examples")
+    this.encoded = examples.map((e) => encodeExample(enc, e, blockSize))
+  }
+
+  get size(): number {
+    return this.encoded.length
+  }
+
+  at(step: number): BatchTensors {
+    const ids = batchIndices(this.encoded.length, this.opts.batchSize, this.opts.seed, step)
+    return collate(ids.map((i) => this.encoded[i] as Encoded))
+  }
+}
