@@ -88,7 +88,7 @@ export const permutation = (n: number, seed: number, epoch: number): Int32Array 
 export const batchIndices = (n: number, batchSize: number, seed: number, step: number): number[] => {
   const out: number[] = []
   let epoch = -1
-  let perm = new Int32Array(0)
+  let perm: Int32Array = new Int32Array(0)
   for (let j = 0; j < batchSize; j++) {
     const k = step * batchSize + j
     const e = Math.floor(k / n)
