@@ -44,8 +44,9 @@ export const makeDashboard = (opts: DashboardOptions): EventSink => {
   const ink = render(frame(), { stdout: opts.stdout, exitOnCtrlC: false, patchConsole: false, maxFps: 10 })
   const draw = (): void => {
     timer = undefined
-    lastDraw = Date.now()
     ink.rerender(frame())
+    // Measured after drawing: a slow frame cannot eat into the next one's pause.
+    lastDraw = Date.now()
     opts.onDraw?.()
   }
   const schedule = (): void => {
