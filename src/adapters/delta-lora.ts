@@ -12,15 +12,9 @@
  */
 import * as tf from "@tensorflow/tfjs"
 import { param } from "../model/gpt.ts"
-import * as ops from "../model/ops.ts"
+import { assignBase } from "./base-writes.ts"
 import { loraDefaults, loraFamily, loraScaling } from "./lora.ts"
 import type { Method } from "./method.ts"
-
-/** The fast matmul caches Wᵀ of frozen weights; Delta-LoRA writes W, so it must drop the cache. */
-const invalidateTransposed = (v: tf.Variable): void => {
-  const fn = (ops as { readonly invalidateTransposed?: (v: tf.Variable) => void }).invalidateTransposed
-  fn?.(v)
-}
 
 export const deltaLoRA: Method = {
   name: "delta-lora",
@@ -40,10 +34,10 @@ export const deltaLoRA: Method = {
       const before = a.targets.map((t) => tf.tidy(() => tf.matMul(a.view(t).get("lora_A"), a.view(t).get("lora_B")))) // A·B (d_in, d_out)
       return () => {
         a.targets.forEach((t, i) => {
-          const W = param(model, `${t.prefix}.kernel`)
+          const name = `${t.prefix}.kernel`
+          const W = param(model, name)
           const ab = before[i] as tf.Tensor
-          tf.tidy(() => W.assign(tf.add(W, tf.mul(tf.sub(tf.matMul(a.view(t).get("lora_A"), a.view(t).get("lora_B")), ab), k))))
-          invalidateTransposed(W)
+          tf.tidy(() => assignBase(model, name, tf.add(W, tf.mul(tf.sub(tf.matMul(a.view(t).get("lora_A"), a.view(t).get("lora_B")), ab), k))))
           ab.dispose()
         })
       }
