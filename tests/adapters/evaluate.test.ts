@@ -1,0 +1,61 @@
+import * as tf from "@tensorflow/tfjs"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { classification, confusionMetrics, evaluate, majorityAccuracy, scoreSequences } from "../../src/adapters/evaluate.ts"
+import { encodeExample, type Encoder } from "../../src/model/completion-batches.ts"
+import { disposeGPT, forward, type GPT } from "../../src/model/gpt.ts"
+import { makeModel } from "./fixtures.ts"
+
+/** Characters a..z → token ids 1..26, anything else → 0 (fits the tiny model's 32-token vocabulary). */
+const enc: Encoder = { encode: (s) => Array.from(s, (c) => Math.max(0, c.charCodeAt(0) - 96)) }
+let model: GPT
+beforeAll(async () => {
+  await tf.setBackend("cpu")
+  model = makeModel(2)
+})
+afterAll(() => disposeGPT(model))
+
+describe("classification", () => {
+  it("accuracy and macro-F1 from a hand-computed confusion matrix", () => {
+    // true spam: 3 right, 1 as ham; true ham: 2 as spam, 4 right.
+    const { accuracy, macroF1 } = classification([[3, 1], [2, 4]])
+    expect(accuracy).toBeCloseTo(7 / 10, 12)
+    const f1Spam = (2 * 3) / (2 * 3 + 2 + 1)
+    const f1Ham = (2 * 4) / (2 * 4 + 1 + 2)
+    expect(macroF1).toBeCloseTo((f1Spam + f1Ham) / 2, 12)
+  })
+  it("majority baseline counts the training labels", () => {
+    const tr = [" ham", " ham", " spam"].map((c) => ({ prompt: "x", completion: c }))
+    const te = [" ham", " spam", " spam", " spam"].map((c) => ({ prompt: "x", completion: c }))
+    expect(majorityAccuracy(tr, te)).toEqual({ label: " ham", accuracy: 0.25 })
+  })
+})
+
+describe("scoreSequences", () => {
+  it("sums log p of the completion tokens, independent of batching and padding", () => {
+    const seqs = [
+      encodeExample(enc, { prompt: "abc", completion: "de" }, 8),
+      encodeExample(enc, { prompt: "x", completion: "y" }, 8),
+    ]
+    const [one, two] = [scoreSequences(model, undefined, seqs, 1), scoreSequences(model, undefined, seqs, 2)]
+    expect(two.map((s) => s.tokens)).toEqual([2, 1])
+    two.forEach((s, i) => expect(s.logp).toBeCloseTo(one[i]?.logp ?? NaN, 5))
+    // By hand for the second sequence: log softmax of the logits at position 0 picked at "y".
+    const lp = tf.tidy(() => tf.logSoftmax(tf.squeeze(forward(model, tf.tensor2d([[24]], [1, 1], "int32")))).dataSync()[25] ?? NaN)
+    expect(two[1]?.logp).toBeCloseTo(lp, 5)
+  })
+})
+
+describe("evaluate", () => {
+  it("predicts the label with the larger log-probability and names confusion metrics", () => {
+    const labels = [" spam", " ham"]
+    const examples = [{ prompt: "buy now", completion: " spam" }, { prompt: "hello bob", completion: " ham" }, { prompt: "meeting", completion: " ham" }]
+    const r = evaluate(model, undefined, enc, { examples, labels }, { blockSize: 8, batchSize: 4 })
+    const scores = scoreSequences(model, undefined, examples.flatMap((e) => labels.map((l) => encodeExample(enc, { prompt: e.prompt, completion: l }, 8))), 4)
+    const preds = examples.map((_, i) => ((scores[2 * i]?.logp ?? 0) >= (scores[2 * i + 1]?.logp ?? 0) ? 0 : 1))
+    const truth = [0, 1, 1]
+    expect(r.accuracy).toBeCloseTo(preds.filter((p, i) => p === truth[i]).length / 3, 12)
+    expect(r.confusion.flat().reduce((a, b) => a + b, 0)).toBe(3)
+    expect(r.perplexity).toBeCloseTo(Math.exp(r.evalLoss), 12)
+    expect(Object.keys(confusionMetrics(r))).toEqual(["confusion_spam_as_spam", "confusion_spam_as_ham", "confusion_ham_as_spam", "confusion_ham_as_ham"])
+  })
+})
