@@ -69,7 +69,8 @@ export const evaluate = (model: GPT, hook: ProjectionHook | undefined, enc: Enco
     nll -= truth.logp
     tokens += truth.tokens
     const pred = mine.reduce((best, s, i) => (s.logp > (mine[best]?.logp ?? -Infinity) ? i : best), 0)
-    if (truthIdx >= 0) (confusion[truthIdx] as number[])[pred] += 1
+    const row = confusion[truthIdx]
+    if (row !== undefined) row[pred] = (row[pred] ?? 0) + 1
   }
   const evalLoss = nll / Math.max(tokens, 1)
   return { n: examples.length, evalLoss, perplexity: Math.exp(evalLoss), ...classification(confusion), labels, confusion }
