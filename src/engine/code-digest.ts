@@ -4,16 +4,18 @@
  * fingerprinted instead, see fingerprint.ts). Digests are per file so `why` can name the file.
  */
 import { createHash } from "node:crypto"
-import { readFileSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
 const IMPORTS =
   /(?:^|[^\w$.])(?:import|export)\s+(?:type\s+)?[^'"`;]*?\sfrom\s*["'](\.{1,2}\/[^"']+)["']|(?:^|[^\w$.])import\s*["'](\.{1,2}\/[^"']+)["']|(?:^|[^\w$.])import\s*\(\s*["'](\.{1,2}\/[^"']+)["']\s*[,)]/gm
 
-/** Relative specifiers imported by a module's source text. */
+const COMMENTS = /\/\*[\s\S]*?\*\/|(^|[^:"'`\\])\/\/.*$/gm
+
+/** Relative specifiers imported by a module's source text (comments ignored). */
 export const localImports = (source: string): ReadonlyArray<string> =>
-  [...source.matchAll(IMPORTS)].map((m) => m[1] ?? m[2] ?? m[3] ?? "").filter((s) => s !== "")
+  [...source.replace(COMMENTS, "$1").matchAll(IMPORTS)].map((m) => m[1] ?? m[2] ?? m[3] ?? "").filter((s) => s !== "")
 
 const fileCache = new Map<string, { readonly sha: string; readonly imports: ReadonlyArray<string> }>()
 
@@ -41,7 +43,7 @@ export const codeDigest = (moduleUrl: string, projectDir: string): ReadonlyArray
   const base = root.startsWith(projectDir + path.sep) ? projectDir : path.dirname(root)
   const seen = new Map<string, string>()
   const visit = (file: string) => {
-    if (seen.has(file)) return
+    if (seen.has(file) || !existsSync(file)) return
     const mod = readModule(file)
     seen.set(file, mod.sha)
     for (const dep of mod.imports) visit(dep)

@@ -1,0 +1,143 @@
+/**
+ * The CLI: parse, validate the pipeline (exit 2 before anything is written), then dispatch.
+ * Returns the exit code; interruption (Ctrl-C) is mapped to 130 by run-main.ts.
+ */
+import picomatch from "picomatch"
+import { Effect } from "effect"
+import { resolveBackend } from "../engine/backend.ts"
+import { InputFileMissing } from "../engine/fingerprint.ts"
+import { projectRoot } from "../engine/project.ts"
+import { kindsOf } from "../engine/registry.ts"
+import type { Registry } from "../engine/registry.ts"
+import { makePlan, runPipeline } from "../engine/run-pipeline.ts"
+import { compilePipeline } from "../pipeline/compile.ts"
+import { PipelineInvalid } from "../pipeline/problems.ts"
+import { openDb } from "../store/db.ts"
+import { collectGarbage } from "../store/gc.ts"
+import { recoverStale } from "../store/recover.ts"
+import { Store } from "../store/store.ts"
+import type { EventSink } from "../ui/sink.ts"
+import { makeJsonSink } from "../ui/json.ts"
+import { makePlainSink } from "../ui/plain.ts"
+import { parseCommand, UsageError, USAGE } from "./args.ts"
+import type { Command, Output } from "./args.ts"
+import { formatRuns, formatStatus, formatWhy, listRuns, statusJson } from "./inspect.ts"
+
+export interface Io {
+  readonly stdout: NodeJS.WriteStream
+  readonly stderr: NodeJS.WritableStream
+  readonly env: NodeJS.ProcessEnv
+  readonly argv: ReadonlyArray<string>
+}
+
+const line = (out: NodeJS.WritableStream, text: string) => Effect.sync(() => out.write(text.endsWith("\n") ? text : text + "\n"))
+
+const makeSink = async (output: Output, io: Io): Promise<EventSink> => {
+  if (output === "json") return makeJsonSink(io.stdout)
+  if (output === "plain" || io.stdout.isTTY !== true) return makePlainSink(io.stdout)
+  const { makeDashboard } = await import("../ui/dashboard.tsx")
+  return makeDashboard({ stdout: io.stdout })
+}
+
+type Inspect = Extract<Command, { type: "status" | "why" }>
+
+/** status / why: plan against the store read-only; creates nothing. */
+const inspect = (cmd: Inspect, registry: Registry, io: Io) =>
+  Effect.gen(function* () {
+    const pipeline = yield* compilePipeline(cmd.pipeline, kindsOf(registry))
+    const backend = yield* Effect.promise(() => resolveBackend(cmd.backend))
+    const db = openDb(cmd.runsDir, { create: false })
+    const store = db === undefined ? undefined : new Store(db)
+    try {
+      const plan = makePlan(store, { pipeline, projectDir: projectRoot(), backend, force: () => false })
+      if (cmd.type === "status") return yield* line(io.stdout, cmd.json ? statusJson(plan) : formatStatus(plan)).pipe(Effect.as(0))
+      const target = plan.find((p) => p.instance.id === cmd.id)
+      if (target === undefined) return yield* line(io.stderr, `why: no stage instance "${cmd.id}" in ${cmd.pipeline}`).pipe(Effect.as(2))
+      return yield* line(io.stdout, formatWhy(target, store?.lastGoodFields(cmd.id))).pipe(Effect.as(0))
+    } finally {
+      db?.close()
+    }
+  })
+
+const run = (cmd: Extract<Command, { type: "run" }>, registry: Registry, io: Io) =>
+  Effect.gen(function* () {
+    const pipeline = yield* compilePipeline(cmd.pipeline, kindsOf(registry))
+    const unknown = cmd.force.filter((glob) => !pipeline.instances.some((i) => picomatch(glob)(i.id)))
+    if (unknown.length > 0) return yield* line(io.stderr, `--force ${unknown.join(", ")}: matches no stage instance`).pipe(Effect.as(2))
+    const matchers = cmd.force.map((g) => picomatch(g))
+    const backend = yield* Effect.promise(() => resolveBackend(cmd.backend))
+    const sink = yield* Effect.promise(() => makeSink(cmd.output, io))
+    const status = yield* runPipeline({
+      pipeline, registryModule: registry.module, runsDir: cmd.runsDir, projectDir: projectRoot(), backend, jobs: cmd.jobs,
+      keepGoing: cmd.keepGoing, force: (id) => matchers.some((m) => m(id)), sink, argv: io.argv,
+    }).pipe(Effect.ensuring(Effect.promise(() => sink.close())))
+    return status === "succeeded" ? 0 : status === "failed" ? 1 : 130
+  })
+
+const withDb = <A>(runsDir: string, io: Io, f: (store: Store) => A): Effect.Effect<A | 0> =>
+  Effect.sync(() => {
+    const db = openDb(runsDir, { create: false })
+    if (db === undefined) {
+      io.stdout.write(`no runs directory at ${runsDir}\n`)
+      return 0 as const
+    }
+    try {
+      return f(new Store(db))
+    } finally {
+      db.close()
+    }
+  })
+
+const report = (cmd: Extract<Command, { type: "compare" | "plot" }>, io: Io) =>
+  Effect.promise(async () => {
+    const db = openDb(cmd.runsDir, { create: false })
+    if (db === undefined) return io.stderr.write(`no runs directory at ${cmd.runsDir}\n`), 2
+    try {
+      const pipeline = cmd.pipeline === undefined ? undefined : (await import("yaml")).parse((await import("node:fs")).readFileSync(cmd.pipeline, "utf8")).name as string
+      if (cmd.type === "plot") {
+        const { writePlot } = await import("../report/plot.ts")
+        await writePlot(db, { ...(pipeline ? { pipeline } : {}), out: cmd.out })
+        return io.stdout.write(`wrote ${cmd.out}\n`), 0
+      }
+      const { loadComparison, formatComparison } = await import("../report/compare.ts")
+      io.stdout.write(formatComparison(loadComparison(db, { ...(pipeline ? { pipeline } : {}), baseline: cmd.baseline }), cmd.format) + "\n")
+      return 0
+    } finally {
+      db.close()
+    }
+  })
+
+const dispatch = (cmd: Command, registry: Registry, io: Io): Effect.Effect<number, PipelineInvalid> => {
+  switch (cmd.type) {
+    case "help":
+      return line(io.stdout, USAGE).pipe(Effect.as(0))
+    case "run":
+      return run(cmd, registry, io)
+    case "status":
+    case "why":
+      return inspect(cmd, registry, io)
+    case "compare":
+    case "plot":
+      return report(cmd, io)
+    case "runs":
+      return withDb(cmd.runsDir, io, (s) => (io.stdout.write((cmd.json ? JSON.stringify(listRuns(s.db)) : formatRuns(listRuns(s.db))) + "\n"), 0))
+    case "gc":
+      return withDb(cmd.runsDir, io, (s) => {
+        const { otherLiveRuns } = recoverStale(s.db, cmd.runsDir)
+        const r = collectGarbage(s.db, cmd.runsDir, { otherLiveRuns })
+        io.stdout.write(otherLiveRuns > 0 ? "gc: another run is live; nothing removed\n" : `gc: removed ${r.artifacts} unreferenced artifacts, ${r.folders} orphan folders\n`)
+        return 0
+      })
+  }
+}
+
+export const cli = (argv: ReadonlyArray<string>, registry: Registry, io: Io): Effect.Effect<number> => {
+  const cmd = parseCommand(argv, io.env)
+  if (cmd instanceof UsageError) return line(io.stderr, `peftlab: ${cmd.message}\n${USAGE}`).pipe(Effect.as(2))
+  return dispatch(cmd, registry, io).pipe(
+    Effect.catch((e) => line(io.stderr, `${e.message}\n${e.problems.length} problem${e.problems.length === 1 ? "" : "s"}; nothing was run`).pipe(Effect.as(2))),
+    Effect.catchDefect((d) =>
+      d instanceof InputFileMissing ? line(io.stderr, d.message).pipe(Effect.as(2)) : Effect.die(d),
+    ),
+  )
+}

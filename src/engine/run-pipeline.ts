@@ -1,0 +1,93 @@
+/**
+ * A whole run: open the store (recovering from crashed runs), plan, record the run, schedule,
+ * and record how it ended — also when interrupted, in a finalizer. Events go to the sink and,
+ * batched, to the `events` table.
+ */
+import * as os from "node:os"
+import { Effect, Exit } from "effect"
+import type { Pipeline } from "../pipeline/compile.ts"
+import { planPipeline } from "../pipeline/plan.ts"
+import type { PlannedInstance } from "../pipeline/plan.ts"
+import type { EventSink } from "../ui/sink.ts"
+import { openDb } from "../store/db.ts"
+import { recoverStale } from "../store/recover.ts"
+import { Store } from "../store/store.ts"
+import type { RunEvent } from "./events.ts"
+import { dependencyFields } from "./fingerprint.ts"
+import { WorkerPool } from "./pool.ts"
+import { emptyCounts, schedule } from "./scheduler.ts"
+import type { BackendName } from "./stage.ts"
+
+export interface RunOptions {
+  readonly pipeline: Pipeline
+  readonly registryModule: string
+  readonly runsDir: string
+  readonly projectDir: string
+  readonly backend: BackendName
+  readonly jobs: number
+  readonly keepGoing: boolean
+  readonly force: (id: string) => boolean
+  readonly sink: EventSink
+  readonly argv: ReadonlyArray<string>
+}
+
+export type RunStatus = "succeeded" | "failed" | "interrupted"
+
+const openStore = (runsDir: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => new Store(openDb(runsDir, { create: true })!)),
+    (store) => Effect.sync(() => store.db.close()),
+  )
+
+export const makePlan = (store: Store | undefined, options: Pick<RunOptions, "pipeline" | "projectDir" | "backend" | "force">): ReadonlyArray<PlannedInstance> =>
+  planPipeline(options.pipeline, {
+    context: { projectDir: options.projectDir, pipelineDir: options.pipeline.dir, backend: options.backend, deps: dependencyFields(options.projectDir) },
+    lookup: (fp) => store?.cacheLookup(fp),
+    lastGoodFields: (id) => store?.lastGoodFields(id),
+    force: options.force,
+  })
+
+const environment = (options: RunOptions) => ({ node: process.version, platform: process.platform, cpus: os.cpus().length, argv: options.argv })
+
+/** The end of a run is recorded even on Ctrl-C: only the scheduling itself is interruptible. */
+export const runPipeline = (options: RunOptions): Effect.Effect<RunStatus> =>
+  Effect.scoped(Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function* () {
+      const store = yield* openStore(options.runsDir)
+      recoverStale(store.db, options.runsDir)
+      const plan = makePlan(store, options)
+      const { pipeline } = options
+      const runId = store.beginRun({ pipeline: pipeline.name, pipelinePath: pipeline.displayPath, backend: options.backend, jobs: options.jobs, environment: environment(options) })
+      const started = Date.now()
+      const counts = emptyCounts()
+      let seq = 0
+      let buffered: Array<RunEvent> = []
+      const flush = () => {
+        store.insertEvents(runId, seq, buffered)
+        seq += buffered.length
+        buffered = []
+      }
+      const emit = (e: RunEvent) => {
+        if (e.type === "stage-interrupted") counts.interrupted++
+        options.sink.onEvent(e)
+        buffered.push(e)
+        if (buffered.length >= 200) flush()
+      }
+      const pool = yield* Effect.acquireRelease(
+        Effect.sync(() => new WorkerPool({ size: options.jobs, registryModule: options.registryModule })),
+        (p) => Effect.sync(() => p.shutdown()),
+      )
+      emit({
+        type: "run-started", at: started, runId, pipeline: pipeline.name, pipelinePath: pipeline.displayPath, backend: options.backend, jobs: options.jobs,
+        axes: pipeline.axes,
+        instances: plan.map((p) => ({ id: p.instance.id, stage: p.instance.stage, kind: p.instance.kind, factors: p.instance.factors, plan: p.cached ? "cached" : "pending", ...(p.reason ? { reason: p.reason } : {}) })),
+      })
+      const ctx = { store, pool, runId, runsDir: options.runsDir, projectDir: options.projectDir, backend: options.backend, emit }
+      const exit = yield* Effect.exit(restore(schedule(ctx, plan, { jobs: options.jobs, keepGoing: options.keepGoing, force: options.force, counts })))
+      const status: RunStatus = Exit.isSuccess(exit) ? (counts.failed > 0 ? "failed" : "succeeded") : "interrupted"
+      emit({ type: "run-finished", at: Date.now(), runId, status, durationMs: Date.now() - started, counts })
+      flush()
+      store.finishRun(runId, status)
+      return status
+    }),
+  ))

@@ -1,0 +1,110 @@
+/**
+ * The scheduler: runs the ready set of a plan, up to `jobs` at once, one worker slot each.
+ * Fail-fast (default): after a failure nothing new starts, running stages finish, and every
+ * instance that did not run is recorded as skipped. `keepGoing`: only the dependents of a
+ * failed instance are skipped.
+ */
+import { Effect, Queue } from "effect"
+import type { PlannedInstance } from "../pipeline/plan.ts"
+import type { StageStatus } from "./events.ts"
+import { artifactOf, executeInstance } from "./execute.ts"
+import type { ExecuteContext, Outcome } from "./execute.ts"
+import type { InputArtifact } from "./stage.ts"
+
+export interface ScheduleOptions {
+  readonly jobs: number
+  readonly keepGoing: boolean
+  readonly force: (id: string) => boolean
+  /** Updated as instances end, so an interrupted run can still report what happened. */
+  readonly counts: Counts
+}
+
+export type Counts = Record<StageStatus, number>
+
+export const emptyCounts = (): Counts => ({ cached: 0, succeeded: 0, failed: 0, interrupted: 0, skipped: 0 })
+
+interface Completion {
+  readonly id: string
+  readonly slot: number
+  readonly outcome: Outcome
+}
+
+export const schedule = (ctx: Omit<ExecuteContext, "results">, plan: ReadonlyArray<PlannedInstance>, options: ScheduleOptions): Effect.Effect<Counts> =>
+  Effect.gen(function* () {
+    const counts = options.counts
+    const results = new Map<string, InputArtifact>()
+    const byId = new Map(plan.map((p) => [p.instance.id, p]))
+    const dependents = new Map<string, Array<string>>()
+    const missing = new Map<string, number>()
+    const finished = new Set<string>()
+    const ready: Array<string> = []
+    for (const p of plan) {
+      const deps = [...new Set(Object.values(p.instance.inputs))]
+      missing.set(p.instance.id, deps.length)
+      for (const d of deps) dependents.set(d, [...(dependents.get(d) ?? []), p.instance.id])
+      if (deps.length === 0) ready.push(p.instance.id)
+    }
+    const skip = (id: string, because: string) => {
+      if (finished.has(id)) return
+      finished.add(id)
+      counts.skipped++
+      const p = byId.get(id)!
+      ctx.store.insertExecution({ runId: ctx.runId, instanceId: id, stage: p.instance.stage, kind: p.instance.kind, fingerprint: p.fingerprint, fields: p.fields, factors: p.instance.factors, status: "skipped" })
+      ctx.emit({ type: "stage-skipped", at: Date.now(), id, because })
+      for (const d of dependents.get(id) ?? []) skip(d, `needs ${id}`)
+    }
+    const satisfied = (id: string, artifact: InputArtifact) => {
+      results.set(id, artifact)
+      for (const d of dependents.get(id) ?? []) {
+        const left = missing.get(d)! - 1
+        missing.set(d, left)
+        if (left === 0) ready.push(d)
+      }
+    }
+    const cached = (p: PlannedInstance, hit: NonNullable<PlannedInstance["cached"]>) => {
+      finished.add(p.instance.id)
+      counts.cached++
+      ctx.store.insertExecution({ runId: ctx.runId, instanceId: p.instance.id, stage: p.instance.stage, kind: p.instance.kind, fingerprint: p.fingerprint, fields: p.fields, factors: p.instance.factors, status: "cached", cached: hit })
+      ctx.emit({ type: "stage-cached", at: Date.now(), id: p.instance.id })
+      satisfied(p.instance.id, artifactOf(p, hit, ctx.runsDir))
+    }
+    const done = yield* Queue.unbounded<Completion>()
+    const free = Array.from({ length: options.jobs }, (_, i) => options.jobs - 1 - i)
+    let running = 0
+    let stopping = false
+    while (true) {
+      while (!stopping && ready.length > 0) {
+        const id = ready.shift()!
+        const p = byId.get(id)!
+        if (p.cached !== undefined) {
+          cached(p, p.cached)
+          continue
+        }
+        if (free.length === 0) {
+          ready.unshift(id)
+          break
+        }
+        const slot = free.pop()!
+        running++
+        yield* Effect.forkChild(executeInstance({ ...ctx, results }, p, slot, options.force(id)).pipe(Effect.flatMap((outcome) => Queue.offer(done, { id, slot, outcome }))))
+      }
+      if (running === 0) break
+      const c = yield* Queue.take(done)
+      running--
+      free.push(c.slot)
+      finished.add(c.id)
+      if (c.outcome.type === "failed") {
+        counts.failed++
+        if (!options.keepGoing) stopping = true
+        for (const d of dependents.get(c.id) ?? []) skip(d, `needs ${c.id}, which failed`)
+      } else if (c.outcome.type === "cached") {
+        finished.delete(c.id)
+        cached(byId.get(c.id)!, c.outcome.hit)
+      } else {
+        counts.succeeded++
+        satisfied(c.id, c.outcome.artifact)
+      }
+    }
+    for (const p of plan) if (!finished.has(p.instance.id)) skip(p.instance.id, "the run stopped after a failure")
+    return counts
+  })
