@@ -54,7 +54,12 @@ export const parseYaml = (file: string, text: string): YamlSource => {
     const pos = lineCounter.linePos(offset)
     return { line: pos.line, col: pos.col }
   }
-  const syntaxErrors = doc.errors.map((e) => ({ file, path: [], message: e.message.split("\n")[0] ?? e.code, ...at(e.pos[0]) }))
+  const lines = text.split("\n")
+  const near = (offset: number) => {
+    const source = lines[at(offset).line - 1]?.trim() ?? ""
+    return source === "" ? "" : ` (near "${source.length > 40 ? source.slice(0, 37) + "..." : source}")`
+  }
+  const syntaxErrors = doc.errors.map((e) => ({ file, path: [], message: (e.message.split("\n")[0] ?? e.code).replace(/ at line \d+, column \d+:?$/, "") + near(e.pos[0]), ...at(e.pos[0]) }))
   const locate = (problem: Problem): LocatedProblem => ({
     ...problem,
     file,
