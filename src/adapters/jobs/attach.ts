@@ -1,0 +1,67 @@
+/** The attach-adapter stage's work (stages/attach-adapter.ts holds its params and contract). */
+import { statSync } from "node:fs"
+import { join } from "node:path"
+import type { Effect } from "effect"
+import type { StageContext, StageError, StageOutput } from "../../engine/stage.ts"
+import { disposeGPT, type GPT } from "../../model/gpt.ts"
+import type { AttachParams } from "../../../stages/attach-adapter.ts"
+import { Adapter } from "../adapter.ts"
+import { getMethod } from "../index.ts"
+import { ADAPTER_WEIGHTS, saveAdapter } from "../io.ts"
+import { resolveSettings } from "../settings.ts"
+import { attempt, loadBase } from "./common.ts"
+
+export const modelParams = (model: GPT): number => [...model.params.values()].reduce((n, v) => n + v.size, 0)
+
+/** Counts recorded by attach-adapter and repeated by train (the compare report reads them). */
+export const adapterCounts = (a: Adapter, model: GPT) => {
+  const c = a.method.counts(a.targets, a.settings)
+  return { trainable_params: c.trainable, frozen_params: modelParams(model) + c.frozenAdapter }
+}
+
+export const settingsSummary = (a: Adapter): Record<string, number | string | boolean> => ({
+  method: a.method.name,
+  peft_type: a.method.peftType,
+  rank: a.settings.rank,
+  alpha: a.settings.alpha,
+  dropout: a.settings.dropout,
+  targets: a.settings.targets.join(","),
+  ...a.settings.options,
+})
+
+export const attach = (ctx: StageContext<AttachParams>): Effect.Effect<StageOutput, StageError> =>
+  attempt(async () => {
+    const p = ctx.params
+    const { model } = await loadBase(ctx)
+    let adapter: Adapter | undefined
+    try {
+      const method = getMethod(p.method)
+      const settings = resolveSettings(method, {
+        rank: p.rank,
+        alpha: p.alpha,
+        targets: p.targets,
+        dropout: p.dropout,
+        seed: p.seed,
+        options: {
+          vera_d_init: p.vera_d_init,
+          vera_projection_seed: p.vera_projection_seed,
+          delta_lambda: p.delta_lambda,
+          delta_k: p.delta_k,
+          loraplus_ratio: p.loraplus_ratio,
+          lorafa_projection: p.lorafa_projection,
+        },
+      })
+      adapter = Adapter.create(method, model.config, settings)
+      await saveAdapter(ctx.outDir, adapter)
+      const summary = {
+        ...settingsSummary(adapter),
+        ...adapterCounts(adapter, model),
+        adapter_bytes: statSync(join(ctx.outDir, ADAPTER_WEIGHTS)).size,
+      }
+      ctx.log(`${method.name}: ${summary.trainable_params} trainable, ${summary.frozen_params} frozen, ${summary.adapter_bytes} bytes`)
+      return { summary }
+    } finally {
+      adapter?.dispose()
+      disposeGPT(model)
+    }
+  })

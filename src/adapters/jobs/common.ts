@@ -1,0 +1,73 @@
+/**
+ * What the adapter stages share: loading the base model and the task, and turning failures
+ * into classified `StageError`s at the boundary.
+ */
+import { existsSync } from "node:fs"
+import { isAbsolute, join, resolve } from "node:path"
+import { Effect } from "effect"
+import { StageError, type StageContext } from "../../engine/stage.ts"
+import { initBackend } from "../../model/backend.ts"
+import type { GPT } from "../../model/gpt.ts"
+import { loadModel } from "../../model/safetensors.ts"
+import { loadTokenizer } from "../../model/tokenizer.ts"
+import { loadTask } from "../../model/datasets/task.ts"
+import type { Encoder, Example } from "../../model/completion-batches.ts"
+import { DivergedError } from "../trainer.ts"
+import { Interrupted } from "../train-loop.ts"
+
+export const toStageError = (e: unknown): StageError => {
+  if (e instanceof StageError) return e
+  if (e instanceof DivergedError) return new StageError({ reason: "Diverged", message: e.message })
+  if (e instanceof Interrupted) return new StageError({ reason: "Interrupted", message: "interrupted" })
+  const message = e instanceof Error ? e.message : String(e)
+  return new StageError({ reason: "Failed", message, cause: e })
+}
+
+/** Runs an async job as the stage's Effect; every failure becomes a StageError. */
+export const attempt = <A>(f: () => Promise<A>): Effect.Effect<A, StageError> => Effect.tryPromise({ try: f, catch: toStageError })
+
+export const requireFile = (dir: string, file: string, input: string): string => {
+  const p = join(dir, file)
+  if (!existsSync(p)) throw new StageError({ reason: "MissingInput", message: `input ${input} has no ${file} (${dir})` })
+  return p
+}
+
+export interface Base {
+  readonly model: GPT
+  readonly tokenizer: Encoder
+}
+
+/** The build-model artifact (model.safetensors, config.json, tokenizer.json) on the run's backend. */
+export const loadBase = async <P>(ctx: StageContext<P>): Promise<Base> => {
+  const input = ctx.inputs.model
+  if (input === undefined) throw new StageError({ reason: "MissingInput", message: "no `model` input" })
+  await initBackend(ctx.backend)
+  requireFile(input.dir, "model.safetensors", "model")
+  const model = await loadModel(input.dir)
+  const tokenizer = await loadTokenizer(requireFile(input.dir, "tokenizer.json", "model"))
+  return { model, tokenizer }
+}
+
+/** How the data was split: written by train, read by eval and merge so all three agree. */
+export interface DataSpec {
+  readonly data: string
+  readonly split_seed: number
+  readonly val_fraction: number
+  readonly test_fraction: number
+}
+
+export interface TaskData {
+  readonly train: ReadonlyArray<Example>
+  readonly validation: ReadonlyArray<Example>
+  readonly test: ReadonlyArray<Example>
+  readonly labels: ReadonlyArray<string>
+  readonly digest: string
+}
+
+/** Relative JSONL paths are resolved against the project root. */
+export const loadTaskData = async <P>(ctx: StageContext<P>, d: DataSpec): Promise<TaskData> => {
+  const source = d.data === "spam-assassin" ? ("spam-assassin" as const) : { path: isAbsolute(d.data) ? d.data : resolve(ctx.projectDir, d.data) }
+  return await loadTask(source, { splitSeed: d.split_seed, valFraction: d.val_fraction, testFraction: d.test_fraction })
+}
+
+export const TRAIN_META = "train_meta.json"

@@ -1,0 +1,51 @@
+/** The eval stage's work (stages/eval.ts holds its params and contract). */
+import { readFile } from "node:fs/promises"
+import type { Effect } from "effect"
+import type { StageContext, StageError, StageOutput } from "../../engine/stage.ts"
+import { disposeGPT } from "../../model/gpt.ts"
+import type { EvalParams } from "../../../stages/eval.ts"
+import type { Adapter } from "../adapter.ts"
+import { confusionMetrics, evaluate, majorityAccuracy } from "../evaluate.ts"
+import { loadAdapter } from "../io.ts"
+import { attempt, loadBase, loadTaskData, requireFile, TRAIN_META, type DataSpec } from "./common.ts"
+
+export const evalStage = (ctx: StageContext<EvalParams>): Effect.Effect<StageOutput, StageError> =>
+  attempt(async () => {
+    const p = ctx.params
+    const adapterDir = ctx.inputs.adapter?.dir ?? ""
+    const spec = JSON.parse(await readFile(requireFile(adapterDir, TRAIN_META, "adapter"), "utf8")) as DataSpec
+    const { model, tokenizer } = await loadBase(ctx)
+    let adapter: Adapter | undefined
+    try {
+      const task = await loadTaskData(ctx, spec)
+      const test = p.max_examples > 0 ? task.test.slice(0, p.max_examples) : task.test
+      const data = { examples: test, labels: task.labels }
+      const opts = { blockSize: model.config.blockSize, batchSize: p.batch_size }
+      // Zero-shot first: loading a Delta-LoRA adapter writes its trained W into `model`.
+      const base = evaluate(model, undefined, tokenizer, data, opts)
+      ctx.progress({ step: 1, total: 2, message: `zero-shot accuracy ${base.accuracy.toFixed(3)}` })
+      adapter = await loadAdapter(adapterDir, model)
+      const r = evaluate(model, adapter.hook(), tokenizer, data, opts)
+      ctx.progress({ step: 2, total: 2, message: `accuracy ${r.accuracy.toFixed(3)}` })
+      const majority = majorityAccuracy(task.train, test)
+      return {
+        summary: {
+          method: adapter.method.name,
+          accuracy: r.accuracy,
+          macro_f1: r.macroF1,
+          eval_loss: r.evalLoss,
+          perplexity: r.perplexity,
+          base_accuracy: base.accuracy,
+          base_macro_f1: base.macroF1,
+          base_eval_loss: base.evalLoss,
+          majority_accuracy: majority.accuracy,
+          majority_label: majority.label.trim(),
+          test_examples: r.n,
+          ...confusionMetrics(r),
+        },
+      }
+    } finally {
+      adapter?.dispose()
+      disposeGPT(model)
+    }
+  })

@@ -1,0 +1,47 @@
+/** The merge stage's work (stages/merge.ts holds its params and contract). */
+import { copyFile, readFile } from "node:fs/promises"
+import { join } from "node:path"
+import * as tf from "@tensorflow/tfjs"
+import type { Effect } from "effect"
+import { StageError, type StageContext, type StageOutput } from "../../engine/stage.ts"
+import { collate, encodeExample } from "../../model/completion-batches.ts"
+import { disposeGPT, forward, type GPT } from "../../model/gpt.ts"
+import { saveModel } from "../../model/safetensors.ts"
+import type { MergeParams } from "../../../stages/merge.ts"
+import type { Adapter } from "../adapter.ts"
+import { loadAdapter } from "../io.ts"
+import { mergedModel } from "../merge.ts"
+import { attempt, loadBase, loadTaskData, requireFile, TRAIN_META, type DataSpec } from "./common.ts"
+
+export const merge = (ctx: StageContext<MergeParams>): Effect.Effect<StageOutput, StageError> =>
+  attempt(async () => {
+    const p = ctx.params
+    const adapterDir = ctx.inputs.adapter?.dir ?? ""
+    const spec = JSON.parse(await readFile(requireFile(adapterDir, TRAIN_META, "adapter"), "utf8")) as DataSpec
+    const { model, tokenizer } = await loadBase(ctx)
+    let adapter: Adapter | undefined
+    let merged: GPT | undefined
+    try {
+      adapter = await loadAdapter(adapterDir, model)
+      merged = mergedModel(model, adapter)
+      const task = await loadTaskData(ctx, spec)
+      const examples = task.test.slice(0, p.verify_examples)
+      const batch = collate(examples.map((e) => encodeExample(tokenizer, e, model.config.blockSize)))
+      const [diff, scale] = tf.tidy(() => {
+        const ya = forward(model, batch.idx, (adapter as Adapter).hook())
+        const ym = forward(merged as GPT, batch.idx)
+        return [tf.max(tf.abs(tf.sub(ym, ya))).dataSync()[0] ?? NaN, tf.max(tf.abs(ya)).dataSync()[0] ?? NaN]
+      })
+      tf.dispose([batch.idx, batch.targets, batch.mask])
+      const limit = p.tolerance * scale
+      if (!(diff <= limit))
+        throw new StageError({ reason: "VerificationFailed", message: `merged logits differ from adapter logits by ${diff} > ${limit} (${p.tolerance}·max|y| = ${p.tolerance}·${scale})` })
+      await saveModel(ctx.outDir, merged)
+      await copyFile(requireFile(ctx.inputs.model?.dir ?? "", "tokenizer.json", "model"), join(ctx.outDir, "tokenizer.json"))
+      return { summary: { method: adapter.method.name, merge_max_abs_diff: diff, merge_max_abs_logit: scale, merge_tolerance: limit } }
+    } finally {
+      if (merged !== undefined) disposeGPT(merged)
+      adapter?.dispose()
+      disposeGPT(model)
+    }
+  })

@@ -1,0 +1,83 @@
+/** The train stage's work (stages/train.ts holds its params and contract). */
+import { writeFile } from "node:fs/promises"
+import { join } from "node:path"
+import type { Effect } from "effect"
+import type { StageContext, StageError, StageOutput } from "../../engine/stage.ts"
+import { CompletionBatches } from "../../model/completion-batches.ts"
+import { disposeGPT } from "../../model/gpt.ts"
+import type { TrainParams } from "../../../stages/train.ts"
+import type { Adapter } from "../adapter.ts"
+import { ADAPTER_WEIGHTS, loadAdapter, saveAdapter } from "../io.ts"
+import { clearCheckpoint, trainAdapter } from "../train-loop.ts"
+import { adapterCounts, settingsSummary } from "./attach.ts"
+import { attempt, loadBase, loadTaskData, requireFile, TRAIN_META, type DataSpec } from "./common.ts"
+
+/** The optimizer and schedule as recorded with every run (METHODS.md "Optimizer notes"). */
+const optimizerRecord = (p: TrainParams, lr: number, minLr: number) => ({
+  optimizer: "adamw",
+  weight_decay_order: "before-adam-step",
+  schedule: "linear-warmup-cosine",
+  lr,
+  min_lr: minLr,
+  warmup: p.warmup,
+  weight_decay: p.weight_decay,
+  adam_beta1: p.beta1,
+  adam_beta2: p.beta2,
+  adam_eps: p.eps,
+  grad_clip: p.grad_clip,
+  steps: p.steps,
+  batch_size: p.batch_size,
+})
+
+export const train = (ctx: StageContext<TrainParams>): Effect.Effect<StageOutput, StageError> =>
+  attempt(async () => {
+    const p = ctx.params
+    const adapterDir = ctx.inputs.adapter?.dir ?? ""
+    requireFile(adapterDir, ADAPTER_WEIGHTS, "adapter")
+    const { model, tokenizer } = await loadBase(ctx)
+    let adapter: Adapter | undefined
+    try {
+      adapter = await loadAdapter(adapterDir, model)
+      const spec: DataSpec = { data: p.data, split_seed: p.split_seed, val_fraction: p.val_fraction, test_fraction: p.test_fraction }
+      const task = await loadTaskData(ctx, spec)
+      const batches = new CompletionBatches(task.train, tokenizer, model.config.blockSize, { batchSize: p.batch_size, seed: p.seed })
+      const lr = p.lr ?? adapter.method.defaults.lr
+      const minLr = p.min_lr ?? lr / 10
+      ctx.log(`${adapter.method.name}: ${task.train.length} training examples, ${p.steps} steps of ${p.batch_size}, lr ${lr}`)
+      const result = await trainAdapter(model, adapter, batches, {
+        steps: p.steps,
+        schedule: { lr, minLr, warmup: p.warmup, total: p.steps },
+        trainer: { weightDecay: p.weight_decay, gradClip: p.grad_clip, beta1: p.beta1, beta2: p.beta2, eps: p.eps, seed: p.seed },
+        checkpointDir: ctx.scratchDir,
+        checkpointEvery: p.checkpoint_every,
+        signal: ctx.signal,
+        onStep: (m) => {
+          ctx.metric(m.step, "loss", m.loss)
+          ctx.metric(m.step, "lr", m.lr)
+          ctx.metric(m.step, "grad_norm", m.gradNorm)
+          ctx.metric(m.step, "tokens_per_s", m.tokensPerSec)
+          ctx.progress({ step: m.step + 1, total: p.steps, tokensPerSec: m.tokensPerSec, message: `loss ${m.loss.toFixed(4)}` })
+        },
+      })
+      if (result.resumedFrom !== null) ctx.log(`resumed from the checkpoint at step ${result.resumedFrom}`)
+      await saveAdapter(ctx.outDir, adapter, model)
+      await writeFile(join(ctx.outDir, TRAIN_META), JSON.stringify({ ...spec, data_digest: task.digest, ...optimizerRecord(p, lr, minLr) }, null, 2) + "\n")
+      await clearCheckpoint(ctx.scratchDir)
+      return {
+        summary: {
+          ...settingsSummary(adapter),
+          ...adapterCounts(adapter, model),
+          ...optimizerRecord(p, lr, minLr),
+          train_time_s: result.trainTimeS,
+          tokens_per_s: result.tokensPerSec,
+          peak_rss_bytes: result.peakRssBytes,
+          final_loss: result.finalLoss,
+          resumed_from_step: result.resumedFrom ?? -1,
+          train_examples: task.train.length,
+        },
+      }
+    } finally {
+      adapter?.dispose()
+      disposeGPT(model)
+    }
+  })

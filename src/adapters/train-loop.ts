@@ -1,0 +1,157 @@
+/**
+ * The training loop around `Trainer`: schedule, step checkpoints, resume, metrics.
+ *
+ * A run resumed from a checkpoint ends bit-identical to an uninterrupted one on the same
+ * backend, because everything a step reads is either restored (adapter tensors, AdamW
+ * moments and step count, base tensors the method writes) or a pure function of the step
+ * (the batch, the dropout masks, the learning rate).
+ */
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises"
+import { existsSync } from "node:fs"
+import { join } from "node:path"
+import * as tf from "@tensorflow/tfjs"
+import { param, type GPT } from "../model/gpt.ts"
+import type { BatchTensors } from "../model/completion-batches.ts"
+import { lrAt, type Schedule } from "../model/schedule.ts"
+import { readSafetensors, writeSafetensors } from "../model/safetensors.ts"
+import type { Adapter } from "./adapter.ts"
+import { assignBase } from "./base-writes.ts"
+import { Trainer, type TrainerOptions } from "./trainer.ts"
+
+export interface StepMetrics {
+  readonly step: number // 0-based index of the step just taken
+  readonly loss: number
+  readonly lr: number
+  readonly gradNorm: number
+  readonly tokensPerSec: number
+}
+
+export interface TrainLoopOptions {
+  readonly steps: number
+  readonly schedule: Schedule
+  readonly trainer: TrainerOptions
+  /** Folder for the step checkpoint (the stage's scratchDir); none → no checkpoints. */
+  readonly checkpointDir?: string
+  readonly checkpointEvery: number
+  readonly signal?: AbortSignal
+  readonly onStep?: (m: StepMetrics) => void
+  /** Test hook: stop (as if killed) after this many steps in this process. */
+  readonly stopAfter?: number
+}
+
+export interface TrainResult {
+  /** Mean loss of the last min(10, steps) steps (one step's loss is too noisy to compare). */
+  readonly finalLoss: number
+  readonly trainTimeS: number
+  readonly tokensPerSec: number
+  readonly peakRssBytes: number
+  readonly resumedFrom: number | null
+  readonly completed: boolean
+}
+
+interface Progress {
+  step: number
+  timeS: number
+  tokens: number
+  recent: number[]
+}
+
+export class Interrupted extends Error {}
+
+const LAST = 10
+
+export const trainAdapter = async (model: GPT, adapter: Adapter, batches: { at(step: number): BatchTensors }, o: TrainLoopOptions): Promise<TrainResult> => {
+  const trainer = new Trainer(model, adapter, o.trainer)
+  try {
+    const restored = o.checkpointDir === undefined ? null : await restore(o.checkpointDir, trainer)
+    const p: Progress = restored ?? { step: 0, timeS: 0, tokens: 0, recent: [] }
+    let peakRss = process.memoryUsage().rss
+    let done = 0
+    while (p.step < o.steps) {
+      if (o.signal?.aborted === true) throw new Interrupted("interrupted")
+      if (o.stopAfter !== undefined && done >= o.stopAfter) break
+      const lr = lrAt(p.step, o.schedule)
+      const batch = batches.at(p.step)
+      const t0 = performance.now()
+      const r = (() => {
+        try {
+          return trainer.step(batch, lr, p.step)
+        } finally {
+          tf.dispose([batch.idx, batch.targets, batch.mask])
+        }
+      })()
+      const dt = (performance.now() - t0) / 1000
+      const tokens = batch.idx.size
+      p.timeS += dt
+      p.tokens += tokens
+      p.recent = [...p.recent, r.loss].slice(-LAST)
+      peakRss = Math.max(peakRss, process.memoryUsage().rss)
+      o.onStep?.({ step: p.step, loss: r.loss, lr, gradNorm: r.gradNorm, tokensPerSec: tokens / dt })
+      p.step += 1
+      done += 1
+      if (o.checkpointDir !== undefined && o.checkpointEvery > 0 && p.step % o.checkpointEvery === 0 && p.step < o.steps)
+        await checkpoint(o.checkpointDir, trainer, p)
+      await new Promise((resolve) => setImmediate(resolve)) // let Ctrl-C / IPC in
+    }
+    return {
+      finalLoss: p.recent.reduce((a, b) => a + b, 0) / Math.max(1, p.recent.length),
+      trainTimeS: p.timeS,
+      tokensPerSec: p.tokens / Math.max(p.timeS, 1e-9),
+      peakRssBytes: peakRss,
+      resumedFrom: restored?.step ?? null,
+      completed: p.step >= o.steps,
+    }
+  } finally {
+    trainer.dispose()
+  }
+}
+
+const CKPT = "checkpoint.safetensors"
+const META = "checkpoint.json"
+
+/** Adapter tensors, optimizer moments and written base tensors, atomically (tmp + rename). */
+const checkpoint = async (dir: string, tr: Trainer, p: Progress): Promise<void> => {
+  await mkdir(dir, { recursive: true })
+  const base = tr.adapter.method.training?.modifiedBase?.(tr.adapter) ?? []
+  const named: Array<[string, tf.Tensor]> = [
+    ...[...tr.adapter.tensors].map(([k, t]): [string, tf.Tensor] => [`adapter/${k}`, t.variable]),
+    ...[...tr.optimizer.stateTensors()].map(([k, t]): [string, tf.Tensor] => [`opt/${k}`, t]),
+    ...base.map((k): [string, tf.Tensor] => [`base/${k}`, param(tr.model, k)]),
+  ]
+  const entries = named.map(([name, t]) => ({ name, dtype: "F32" as const, shape: t.shape, data: Float32Array.from(t.dataSync() as Float32Array) }))
+  await writeSafetensors(join(dir, `${CKPT}.tmp`), entries)
+  await rename(join(dir, `${CKPT}.tmp`), join(dir, CKPT))
+  await writeFile(join(dir, `${META}.tmp`), JSON.stringify({ ...p, optimizerStep: tr.optimizer.stepCount }))
+  await rename(join(dir, `${META}.tmp`), join(dir, META))
+}
+
+const restore = async (dir: string, tr: Trainer): Promise<Progress | null> => {
+  if (!existsSync(join(dir, META)) || !existsSync(join(dir, CKPT))) return null
+  const meta = JSON.parse(await readFile(join(dir, META), "utf8")) as Progress & { optimizerStep: number }
+  const { tensors } = await readSafetensors(join(dir, CKPT))
+  const opt = new Map<string, tf.Tensor>()
+  for (const [name, t] of tensors) {
+    const v = tf.tensor(t.data, [...t.shape], "float32")
+    const [kind, key] = [name.slice(0, name.indexOf("/")), name.slice(name.indexOf("/") + 1)]
+    if (kind === "opt") {
+      opt.set(key, v)
+      continue
+    }
+    if (kind === "adapter") (tr.adapter.tensors.get(key)?.variable ?? missing(name)).assign(v)
+    else assignBase(tr.model, key, v)
+    v.dispose()
+  }
+  tr.optimizer.loadState(opt, meta.optimizerStep)
+  opt.forEach((t) => t.dispose())
+  return { step: meta.step, timeS: meta.timeS, tokens: meta.tokens, recent: meta.recent }
+}
+
+const missing = (name: string): never => {
+  throw new Error(`checkpoint tensor ${name} does not belong to this adapter`)
+}
+
+/** Removes a checkpoint (after the artifact is written; the engine also deletes scratchDir on commit). */
+export const clearCheckpoint = async (dir: string): Promise<void> => {
+  await rm(join(dir, CKPT), { force: true })
+  await rm(join(dir, META), { force: true })
+}

@@ -1,0 +1,28 @@
+/**
+ * eval: the trained adapter on the held-out test split (the split train used): completion
+ * loss and perplexity, accuracy (argmax over the labels of the completion's log-probability),
+ * macro-F1 and confusion counts; the base model without adapter (zero-shot) and the
+ * majority-class baseline for reference.
+ */
+import { Effect, Schema } from "effect"
+import { defineStage } from "../src/engine/stage.ts"
+
+export const EvalParams = Schema.Struct({
+  batch_size: Schema.Int.check(Schema.isGreaterThan(0)).pipe(Schema.withDecodingDefaultKey(Effect.succeed(32))),
+  /** Evaluate on the first N test examples only (0 = all), for quick pipelines. */
+  max_examples: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)).pipe(Schema.withDecodingDefaultKey(Effect.succeed(0))),
+})
+export type EvalParams = typeof EvalParams.Type
+
+export default defineStage<EvalParams>({
+  kind: "eval",
+  version: 1,
+  description: "Evaluate a trained adapter on the held-out split, with zero-shot and majority baselines",
+  module: import.meta.url,
+  params: EvalParams,
+  inputs: {
+    model: { description: "the base model", kinds: ["build-model"] },
+    adapter: { description: "the trained adapter", kinds: ["train"] },
+  },
+  run: (ctx) => Effect.flatMap(Effect.promise(() => import("../src/adapters/jobs/eval.ts")), (job) => job.evalStage(ctx)),
+})

@@ -1,0 +1,28 @@
+/**
+ * merge: W' = W + ΔW per the method (Delta-LoRA: its trained W_T + s·A_T·B_T), written as a
+ * full model artifact; verifies merged logits against adapter logits on an eval batch and
+ * fails above METHODS.md's tolerance, max|Δ| ≤ 1e-5·max|y|.
+ */
+import { Effect, Schema } from "effect"
+import { defineStage } from "../src/engine/stage.ts"
+
+export const MergeParams = Schema.Struct({
+  /** Test examples in the verification batch. */
+  verify_examples: Schema.Int.check(Schema.isGreaterThan(0)).pipe(Schema.withDecodingDefaultKey(Effect.succeed(8))),
+  /** Relative tolerance: max|merged − adapter| ≤ tolerance·max|adapter logits|. */
+  tolerance: Schema.Number.check(Schema.isGreaterThan(0)).pipe(Schema.withDecodingDefaultKey(Effect.succeed(1e-5))),
+})
+export type MergeParams = typeof MergeParams.Type
+
+export default defineStage<MergeParams>({
+  kind: "merge",
+  version: 1,
+  description: "Merge a trained adapter into the base weights and verify the logits",
+  module: import.meta.url,
+  params: MergeParams,
+  inputs: {
+    model: { description: "the base model", kinds: ["build-model"] },
+    adapter: { description: "the trained adapter", kinds: ["train"] },
+  },
+  run: (ctx) => Effect.flatMap(Effect.promise(() => import("../src/adapters/jobs/merge.ts")), (job) => job.merge(ctx)),
+})

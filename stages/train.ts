@@ -1,0 +1,49 @@
+/**
+ * train: fine-tunes an attached adapter on a prompt → completion task (SpamAssassin by
+ * default, or a JSONL file of {prompt, completion}) with the loss on completion tokens only.
+ * AdamW with decoupled weight decay (applied before the Adam step), per-group learning rates
+ * (LoRA+), the method's gradient transform (LoRA-FA) and post-step update (Delta-LoRA),
+ * linear warmup + cosine decay, global-norm clipping. Checkpoints every `checkpoint_every`
+ * steps in the scratch folder; a resumed run ends bit-identical to an uninterrupted one.
+ */
+import { Effect, Schema } from "effect"
+import { defineStage } from "../src/engine/stage.ts"
+
+const int = (d: number) => Schema.Int.pipe(Schema.withDecodingDefaultKey(Effect.succeed(d)))
+const num = (d: number) => Schema.Number.pipe(Schema.withDecodingDefaultKey(Effect.succeed(d)))
+const fraction = (d: number) =>
+  Schema.Number.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThan(1)).pipe(Schema.withDecodingDefaultKey(Effect.succeed(d)))
+
+export const TrainParams = Schema.Struct({
+  data: Schema.String.pipe(Schema.withDecodingDefaultKey(Effect.succeed("spam-assassin"))), // or a JSONL path
+  split_seed: int(0),
+  val_fraction: fraction(0.1),
+  test_fraction: fraction(0.2),
+  steps: Schema.Int.check(Schema.isGreaterThan(0)).pipe(Schema.withDecodingDefaultKey(Effect.succeed(300))),
+  batch_size: Schema.Int.check(Schema.isGreaterThan(0)).pipe(Schema.withDecodingDefaultKey(Effect.succeed(8))),
+  lr: Schema.optionalKey(Schema.Number.check(Schema.isGreaterThan(0))), // unset: the method's default
+  min_lr: Schema.optionalKey(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))), // unset: lr / 10
+  warmup: int(20),
+  weight_decay: num(0.01),
+  grad_clip: num(1), // 0 = off
+  beta1: num(0.9),
+  beta2: num(0.999),
+  eps: num(1e-8), // PyTorch's default; tfjs Adam's is 1e-7
+  seed: int(0),
+  checkpoint_every: int(50),
+})
+export type TrainParams = typeof TrainParams.Type
+
+export default defineStage<TrainParams>({
+  kind: "train",
+  version: 1,
+  description: "Fine-tune a PEFT adapter on prompt → completion data (loss on completion tokens)",
+  module: import.meta.url,
+  params: TrainParams,
+  inputs: {
+    model: { description: "the base model", kinds: ["build-model"] },
+    adapter: { description: "the initialized adapter", kinds: ["attach-adapter"] },
+  },
+  files: (p) => (p.data === "spam-assassin" ? [] : [p.data]),
+  run: (ctx) => Effect.flatMap(Effect.promise(() => import("../src/adapters/jobs/train.ts")), (job) => job.train(ctx)),
+})
