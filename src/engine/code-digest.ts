@@ -4,7 +4,7 @@
  * fingerprinted instead, see fingerprint.ts). Digests are per file so `why` can name the file.
  */
 import { createHash } from "node:crypto"
-import { existsSync, readFileSync } from "node:fs"
+import { existsSync, readFileSync, statSync } from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -17,21 +17,21 @@ const COMMENTS = /\/\*[\s\S]*?\*\/|(^|[^:"'`\\])\/\/.*$/gm
 export const localImports = (source: string): ReadonlyArray<string> =>
   [...source.replace(COMMENTS, "$1").matchAll(IMPORTS)].map((m) => m[1] ?? m[2] ?? m[3] ?? "").filter((s) => s !== "")
 
-const fileCache = new Map<string, { readonly sha: string; readonly imports: ReadonlyArray<string> }>()
+/** Per process, keyed by path and revalidated by mtime and size (a long-lived process may see edits). */
+const fileCache = new Map<string, { readonly stamp: string; readonly sha: string; readonly imports: ReadonlyArray<string> }>()
 
 const readModule = (file: string) => {
+  const st = statSync(file)
+  const stamp = `${st.mtimeMs}:${st.size}`
   const hit = fileCache.get(file)
-  if (hit !== undefined) return hit
+  if (hit !== undefined && hit.stamp === stamp) return hit
   const text = readFileSync(file)
   const sha = createHash("sha256").update(text).digest("hex")
   const dir = path.dirname(file)
-  const entry = { sha, imports: localImports(text.toString("utf8")).map((s) => path.resolve(dir, s)) }
+  const entry = { stamp, sha, imports: localImports(text.toString("utf8")).map((s) => path.resolve(dir, s)) }
   fileCache.set(file, entry)
   return entry
 }
-
-/** Forget what was read (tests that edit code in place between plans). */
-export const clearCodeCache = (): void => fileCache.clear()
 
 /**
  * `[relative path, sha256]` of the module and its local imports, sorted by path. Paths are

@@ -8,6 +8,7 @@ import { PassThrough } from "node:stream"
 import { fileURLToPath } from "node:url"
 import { Effect } from "effect"
 import { cli } from "../../src/cli/main.ts"
+import type { Registry } from "../../src/engine/registry.ts"
 import { registry } from "../fixtures/registry.ts"
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
@@ -35,10 +36,10 @@ export interface CliResult {
 }
 
 /** The CLI's main in this process, with the fake kinds registered. */
-export const runCli = async (argv: ReadonlyArray<string>): Promise<CliResult> => {
+export const runCli = async (argv: ReadonlyArray<string>, with_: Registry = registry): Promise<CliResult> => {
   const out = collect()
   const err = collect()
-  const code = await Effect.runPromise(cli(argv, registry, { stdout: out.stream, stderr: err.stream, env: {}, argv }))
+  const code = await Effect.runPromise(cli(argv, with_, { stdout: out.stream, stderr: err.stream, env: {}, argv }))
   await new Promise((r) => setImmediate(r))
   return { code, stdout: out.text(), stderr: err.text() }
 }
