@@ -4,7 +4,7 @@
  * instance that did not run is recorded as skipped. `keepGoing`: only the dependents of a
  * failed instance are skipped.
  */
-import { Effect, Queue } from "effect"
+import { Effect, Fiber, Queue } from "effect"
 import type { PlannedInstance } from "../pipeline/plan.ts"
 import type { StageStatus } from "./events.ts"
 import { artifactOf, executeInstance } from "./execute.ts"
@@ -30,7 +30,7 @@ interface Completion {
 }
 
 export const schedule = (ctx: Omit<ExecuteContext, "results">, plan: ReadonlyArray<PlannedInstance>, options: ScheduleOptions): Effect.Effect<Counts> =>
-  Effect.gen(function* () {
+  Effect.scoped(Effect.gen(function* () {
     const counts = options.counts
     const results = new Map<string, InputArtifact>()
     const byId = new Map(plan.map((p) => [p.instance.id, p]))
@@ -72,6 +72,9 @@ export const schedule = (ctx: Omit<ExecuteContext, "results">, plan: ReadonlyArr
     const free = Array.from({ length: options.jobs }, (_, i) => options.jobs - 1 - i)
     let running = 0
     let stopping = false
+    const fibers = new Set<Fiber.Fiber<unknown>>()
+    // On interruption, stop every running stage and wait until each has recorded itself.
+    yield* Effect.addFinalizer(() => Fiber.interruptAll([...fibers]))
     while (true) {
       while (!stopping && ready.length > 0) {
         const id = ready.shift()!
@@ -86,7 +89,9 @@ export const schedule = (ctx: Omit<ExecuteContext, "results">, plan: ReadonlyArr
         }
         const slot = free.pop()!
         running++
-        yield* Effect.forkChild(executeInstance({ ...ctx, results }, p, slot, options.force(id)).pipe(Effect.flatMap((outcome) => Queue.offer(done, { id, slot, outcome }))))
+        const fiber = yield* Effect.forkChild(executeInstance({ ...ctx, results }, p, slot, options.force(id)).pipe(Effect.flatMap((outcome) => Queue.offer(done, { id, slot, outcome }))))
+        fibers.add(fiber)
+        fiber.addObserver(() => fibers.delete(fiber))
       }
       if (running === 0) break
       const c = yield* Queue.take(done)
@@ -107,4 +112,4 @@ export const schedule = (ctx: Omit<ExecuteContext, "results">, plan: ReadonlyArr
     }
     for (const p of plan) if (!finished.has(p.instance.id)) skip(p.instance.id, "the run stopped after a failure")
     return counts
-  })
+  }))
