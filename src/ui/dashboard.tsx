@@ -4,10 +4,17 @@
  * timer, so `onEvent` never waits for the terminal. A 1 s tick keeps the clocks moving
  * while no events arrive.
  *
+ * A frame costs a few milliseconds of Ink layout (bench/ui-render.tsx); the pause after a
+ * frame grows with its cost so drawing stays under ~10% of one core on big grids. React's
+ * development build (NODE_ENV unset) more than doubles that cost: the CLI entry should set
+ * NODE_ENV=production before anything loads — before tsx too, which picks the JSX runtime
+ * (jsx vs jsxDEV) from it; changing it later leaves React rendering nothing.
+ *
  * The comparison: `opts.comparison` is called once, in `close()` — after the engine has
  * written the run's last rows to SQLite — and its text is drawn under the grid in the final
  * frame, which stays on the screen.
  */
+import { performance } from "node:perf_hooks"
 import { render } from "ink"
 import type { RunEvent } from "../engine/events.ts"
 import { Dashboard } from "./components/Dashboard.tsx"
@@ -25,6 +32,8 @@ export interface DashboardOptions {
 
 /** 10 frames per second at most. */
 export const MIN_FRAME_MS = 100
+/** Pause ≥ this many times the last frame's cost: drawing takes at most 1/(1+9) of the time. */
+const PAUSE_PER_COST = 9
 const TICK_MS = 1000
 
 export const makeDashboard = (opts: DashboardOptions): EventSink => {
@@ -32,6 +41,7 @@ export const makeDashboard = (opts: DashboardOptions): EventSink => {
   let comparison: string | undefined
   let timer: NodeJS.Timeout | undefined
   let lastDraw = 0
+  let pause = MIN_FRAME_MS
   let closed = false
   const frame = () => (
     <Dashboard
@@ -41,17 +51,21 @@ export const makeDashboard = (opts: DashboardOptions): EventSink => {
       comparison={comparison}
     />
   )
-  const ink = render(frame(), { stdout: opts.stdout, exitOnCtrlC: false, patchConsole: false, maxFps: 10 })
+  // Ink's own throttle is set looser than ours so each of our frames is drawn at once (on
+  // its leading edge) and its cost is measured here; ours is the one that limits.
+  const ink = render(frame(), { stdout: opts.stdout, exitOnCtrlC: false, patchConsole: false, maxFps: 20 })
   const draw = (): void => {
     timer = undefined
+    const start = performance.now()
     ink.rerender(frame())
     // Measured after drawing: a slow frame cannot eat into the next one's pause.
     lastDraw = Date.now()
+    pause = Math.max(MIN_FRAME_MS, PAUSE_PER_COST * (performance.now() - start))
     opts.onDraw?.()
   }
   const schedule = (): void => {
     if (timer !== undefined || closed) return
-    timer = setTimeout(draw, Math.max(0, lastDraw + MIN_FRAME_MS - Date.now()))
+    timer = setTimeout(draw, Math.max(0, lastDraw + pause - Date.now()))
     timer.unref()
   }
   const tick = setInterval(schedule, TICK_MS)

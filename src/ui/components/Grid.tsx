@@ -1,7 +1,7 @@
 /** The matrix grid: a row per cell (method × seed …), a column per stage kind, a glyph per instance. */
 import { Box, Text } from "ink"
-import { COLORS, fit, GLYPHS, pad } from "../format.ts"
-import type { GridLayout } from "../grid.ts"
+import { COLORS, GLYPHS, pad } from "../format.ts"
+import type { GridLayout, GridRow } from "../grid.ts"
 import type { InstanceView } from "../state.ts"
 
 export interface GridProps {
@@ -50,46 +50,47 @@ const shrink = (ideal: ReadonlyArray<number>, floor: ReadonlyArray<number>, room
   return w
 }
 
+/** One cell as colored spans padded to `width`; spans inside one <Text> cost no layout. */
 const Cell = ({ ids, instances, width }: { ids: ReadonlyArray<string>; instances: GridProps["instances"]; width: number }) => {
   const views = ids.map((id) => instances[id]).filter((v): v is InstanceView => v !== undefined)
   const lone = views.length === 1 ? views[0] : undefined
   const pct = lone?.state === "running" && lone.progress !== undefined && lone.progress.total > 0
     ? ` ${Math.floor((100 * lone.progress.step) / lone.progress.total)}%`
     : ""
-  const used = views.length * 2 - 1 + (pct.length <= width - 1 ? pct.length : 0)
+  const shownPct = pct.length <= width - 1 ? pct : ""
+  const used = Math.max(0, views.length * 2 - 1) + shownPct.length
   return (
-    <Box width={width} flexShrink={0}>
+    <>
       {views.map((v, n) => (
         <Text key={v.info.id} color={COLORS[v.state]}>{`${n === 0 ? "" : " "}${GLYPHS[v.state]}`}</Text>
       ))}
-      {pct.length <= width - 1 ? <Text color={COLORS.running}>{pct}</Text> : null}
-      <Text>{" ".repeat(Math.max(0, width - Math.max(0, used)))}</Text>
-    </Box>
+      <Text color={COLORS.running}>{shownPct}</Text>
+      {" ".repeat(Math.max(0, width - used))}
+    </>
   )
 }
 
 export const Grid = ({ grid, instances, columns }: GridProps) => {
   const widths = gridWidths(grid, columns)
   const labelWidths = columnWidths(grid, widths.label)
+  const label = (row: GridRow) =>
+    pad(row.shared ? SHARED : grid.axes.map((a, n) => pad(String(row.factors[a] ?? ""), labelWidths[n] ?? 0)).join(" "), widths.label)
   return (
     <Box flexDirection="column">
-      <Box>
-        <Text bold>{pad(grid.axes.map((a, n) => pad(a, labelWidths[n] ?? 0)).join(" "), widths.label)}</Text>
-        {grid.kinds.map((k, n) => (
-          <Text key={k} bold>{" " + pad(k, widths.kinds[n] ?? 1)}</Text>
-        ))}
-      </Box>
+      <Text bold wrap="truncate">
+        {pad(grid.axes.map((a, n) => pad(a, labelWidths[n] ?? 0)).join(" "), widths.label)}
+        {grid.kinds.map((k, n) => " " + pad(k, widths.kinds[n] ?? 1)).join("")}
+      </Text>
       {grid.rows.map((row) => (
-        <Box key={row.key}>
-          <Text color={row.shared ? "gray" : undefined}>
-            {pad(row.shared ? SHARED : grid.axes.map((a, n) => pad(String(row.factors[a] ?? ""), labelWidths[n] ?? 0)).join(" "), widths.label)}
-          </Text>
+        <Text key={row.key} wrap="truncate">
+          <Text color={row.shared ? "gray" : undefined}>{label(row)}</Text>
           {grid.kinds.map((k, n) => (
-            <Box key={k} marginLeft={GAP}>
+            <Text key={k}>
+              {" ".repeat(GAP)}
               <Cell ids={row.cells[k] ?? []} instances={instances} width={widths.kinds[n] ?? 1} />
-            </Box>
+            </Text>
           ))}
-        </Box>
+        </Text>
       ))}
     </Box>
   )
