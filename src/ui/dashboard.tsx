@@ -11,8 +11,9 @@
  * (jsx vs jsxDEV) from it; changing it later leaves React rendering nothing.
  *
  * The comparison: `opts.comparison` is called once, in `close()` — after the engine has
- * written the run's last rows to SQLite — and its text is drawn under the grid in the final
- * frame, which stays on the screen.
+ * written the run's last rows to SQLite. Its text is printed under the final frame after
+ * Ink lets go of the screen, so a tall table never pushes the live area past the terminal's
+ * height (where Ink would clear the screen and its scrollback to redraw).
  */
 import { performance } from "node:perf_hooks"
 import { render } from "ink"
@@ -38,7 +39,6 @@ const TICK_MS = 1000
 
 export const makeDashboard = (opts: DashboardOptions): EventSink => {
   let state: DashboardState = initialState
-  let comparison: string | undefined
   let timer: NodeJS.Timeout | undefined
   let lastDraw = 0
   let pause = MIN_FRAME_MS
@@ -48,7 +48,7 @@ export const makeDashboard = (opts: DashboardOptions): EventSink => {
       state={state}
       now={Date.now()}
       columns={opts.columns ?? opts.stdout.columns ?? 80}
-      comparison={comparison}
+      rows={opts.stdout.rows}
     />
   )
   // Ink's own throttle is set looser than ours so each of our frames is drawn at once (on
@@ -82,10 +82,11 @@ export const makeDashboard = (opts: DashboardOptions): EventSink => {
       clearInterval(tick)
       clearTimeout(timer)
       opts.stdout.off("resize", schedule)
-      comparison = safeComparison(opts.comparison)
       ink.rerender(frame())
       ink.unmount()
       await ink.waitUntilExit()
+      const comparison = safeComparison(opts.comparison)
+      if (comparison !== undefined) opts.stdout.write(`\n${comparison.trimEnd()}\n`)
     },
   }
 }

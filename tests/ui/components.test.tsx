@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest"
 import { cleanup } from "ink-testing-library"
 import type { RunEvent } from "../../src/engine/events.ts"
 import { Dashboard } from "../../src/ui/components/Dashboard.tsx"
-import { Grid, gridWidths } from "../../src/ui/components/Grid.tsx"
+import { Grid, gridWidths, visibleRows } from "../../src/ui/components/Grid.tsx"
 import { barLine, progressText } from "../../src/ui/components/Running.tsx"
 import { initialState, reduce, type DashboardState } from "../../src/ui/state.ts"
 import { runStarted, T0 } from "./events.ts"
@@ -54,6 +54,22 @@ describe("Grid", () => {
   })
 })
 
+describe("visibleRows", () => {
+  it("hides finished cells before waiting ones and keeps the order", () => {
+    const finish = (id: string, at: number): RunEvent => ({ type: "stage-finished", at, id, durationMs: 1, summary: {} })
+    const s = fold([
+      runStarted,
+      finish("attach-adapter[method=lora]", T0 + 1),
+      ...[1, 2].flatMap((seed) => [finish(`train[method=lora,seed=${seed}]`, T0 + 2), finish(`eval[method=lora,seed=${seed}]`, T0 + 3)]),
+      { type: "stage-started", at: T0 + 4, id: "train[method=vera,seed=2]", worker: 0 },
+    ])
+    const { rows, hidden } = visibleRows(s.grid.rows, s.instances, 4)
+    expect(rows.map((r) => r.key)).toEqual(["shared", 'method="vera",seed=1', 'method="vera",seed=2'])
+    expect(hidden).toEqual({ complete: 2, pending: 0 })
+    expect(visibleRows(s.grid.rows, s.instances, 5).rows).toHaveLength(5)
+  })
+})
+
 describe("Running", () => {
   const view = midRun.instances[TRAIN]!
 
@@ -81,21 +97,34 @@ describe("Dashboard", () => {
     expect(frame).toContain(" 0:01 ✓ attach-adapter[method=lora] done in 0.5s")
   })
 
-  it("fills the grid as events arrive and ends with the comparison", async () => {
+  it("fills the grid as events arrive", async () => {
     const { lastFrame, rerender } = render(<Dashboard state={midRun} now={T0 + 5000} columns={80} />)
     await waitFor(() => expect(lastFrame()).toContain("▶ 30%"))
     const done = fold([
       { type: "stage-finished", at: T0 + 6000, id: TRAIN, durationMs: 4400, summary: { final_loss: 1.5 } },
       { type: "run-finished", at: T0 + 7000, runId: 7, status: "succeeded", durationMs: 7000, counts: { cached: 2, succeeded: 2, failed: 0, interrupted: 0, skipped: 0 } },
     ], midRun)
-    rerender(<Dashboard state={done} now={T0 + 9000} columns={80} comparison={"method  accuracy\nlora    0.912 ± 0.010"} />)
-    await waitFor(() => expect(lastFrame()).toContain("lora    0.912 ± 0.010"))
+    rerender(<Dashboard state={done} now={T0 + 9000} columns={80} />)
+    await waitFor(() => expect(lastFrame()).toContain("succeeded"))
     const frame = lastFrame() ?? ""
     expect(frame).toContain("run #7 · wasm · 2 jobs · 0:07 · succeeded")
     expect(frame).toContain("lora   1                         ✓              ✓     ·")
     expect(frame).not.toContain("ETA")
     // Static lines are printed once each, in order.
     expect(frame.match(/done in/g)).toHaveLength(2)
+  })
+
+  it("keeps the live area within the terminal's height, dropping finished rows first", () => {
+    // 24 rows: 6 lines of chrome, 2 for the running stage, 1 blank → 15 for the grid: fits all 5.
+    const tall = render(<Dashboard state={midRun} now={T0 + 5000} columns={80} rows={24} />)
+    expect(tall.lastFrame()).not.toContain("not shown")
+    // 12 rows leave 3 lines: the shared row, the running row, and the summary line.
+    const short = render(<Dashboard state={midRun} now={T0 + 5000} columns={80} rows={12} />)
+    const frame = short.lastFrame() ?? ""
+    expect(frame).toContain("shared      ≡        ≡")
+    expect(frame).toContain("lora   1                         ✓              ▶ 30% ·")
+    expect(frame).not.toContain("vera   2")
+    expect(frame).toContain("… 0 complete and 3 waiting cells not shown")
   })
 
   it("stays within 50 columns", () => {

@@ -1,4 +1,4 @@
-/** The whole screen, drawn from a `DashboardState`: logs above, then header, grid, running stages and, at the end, the comparison. */
+/** The whole screen, drawn from a `DashboardState`: logs above, then header, grid and running stages. */
 import { Box, Text } from "ink"
 import { countStates, type DashboardState, type InstanceView } from "../state.ts"
 import { Grid } from "./Grid.tsx"
@@ -11,35 +11,38 @@ export interface DashboardProps {
   /** Wall clock for the elapsed time and running timers (epoch ms). */
   readonly now: number
   readonly columns: number
-  /** The comparison table, drawn last (the sink asks for it when the run is over). */
-  readonly comparison?: string
+  /** Terminal height: the grid gives up rows to keep the live area on screen. */
+  readonly rows?: number
 }
 
-export const Dashboard = ({ state, now, columns, comparison }: DashboardProps) => {
+/** Header, blank lines and the grid's header line. */
+const CHROME_LINES = 6
+/** Running stages listed at most; the grid already shows every one. */
+const MAX_RUNNING = 6
+
+export const Dashboard = ({ state, now, columns, rows }: DashboardProps) => {
   const startedAt = state.run?.startedAt ?? now
   const elapsed = state.end?.durationMs ?? now - startedAt
   const running = Object.values(state.instances)
     .filter((v) => v.state === "running")
     .sort(byStart)
+  const shown = running.slice(0, MAX_RUNNING)
+  const maxRows = rows === undefined ? undefined : Math.max(3, rows - CHROME_LINES - 2 * shown.length - 1)
   return (
     <Box flexDirection="column" width={columns}>
       <Logs logs={state.logs} startedAt={startedAt} />
       <Header run={state.run} counts={countStates(state)} elapsedMs={elapsed} end={state.end} />
       {state.grid.rows.length === 0 ? null : (
         <Box marginTop={1}>
-          <Grid grid={state.grid} instances={state.instances} columns={columns} />
+          <Grid grid={state.grid} instances={state.instances} columns={columns} maxRows={maxRows} />
         </Box>
       )}
       {running.length === 0 ? null : (
         <Box marginTop={1}>
-          <Running running={running} columns={columns} now={now} />
+          <Running running={shown} columns={columns} now={now} />
         </Box>
       )}
-      {comparison === undefined ? null : (
-        <Box marginTop={1}>
-          <Text>{comparison}</Text>
-        </Box>
-      )}
+      {running.length > shown.length ? <Text color="gray">{`  … and ${running.length - shown.length} more running`}</Text> : null}
     </Box>
   )
 }

@@ -8,6 +8,8 @@ export interface GridProps {
   readonly grid: GridLayout
   readonly instances: Readonly<Record<string, InstanceView>>
   readonly columns: number
+  /** Most lines the rows may take (the terminal's height); unlimited when absent. */
+  readonly maxRows?: number
 }
 
 export interface GridWidths {
@@ -70,8 +72,9 @@ const Cell = ({ ids, instances, width }: { ids: ReadonlyArray<string>; instances
   )
 }
 
-export const Grid = ({ grid, instances, columns }: GridProps) => {
+export const Grid = ({ grid, instances, columns, maxRows }: GridProps) => {
   const widths = gridWidths(grid, columns)
+  const { rows, hidden } = visibleRows(grid.rows, instances, maxRows)
   const labelWidths = columnWidths(grid, widths.label)
   const label = (row: GridRow) =>
     pad(row.shared ? SHARED : grid.axes.map((a, n) => pad(String(row.factors[a] ?? ""), labelWidths[n] ?? 0)).join(" "), widths.label)
@@ -79,9 +82,9 @@ export const Grid = ({ grid, instances, columns }: GridProps) => {
     <Box flexDirection="column">
       <Text bold wrap="truncate">
         {pad(grid.axes.map((a, n) => pad(a, labelWidths[n] ?? 0)).join(" "), widths.label)}
-        {grid.kinds.map((k, n) => " " + pad(k, widths.kinds[n] ?? 1)).join("")}
+        {grid.kinds.map((k, n) => " " + pad(k, widths.kinds[n] ?? 1)).join("").trimEnd()}
       </Text>
-      {grid.rows.map((row) => (
+      {rows.map((row) => (
         <Text key={row.key} wrap="truncate">
           <Text color={row.shared ? "gray" : undefined}>{label(row)}</Text>
           {grid.kinds.map((k, n) => (
@@ -92,8 +95,47 @@ export const Grid = ({ grid, instances, columns }: GridProps) => {
           ))}
         </Text>
       ))}
+      {hidden.complete + hidden.pending === 0 ? null : (
+        <Text color="gray" wrap="truncate">{`… ${hidden.complete} complete and ${hidden.pending} waiting cells not shown`}</Text>
+      )}
     </Box>
   )
+}
+
+type RowKind = "active" | "pending" | "complete"
+
+const rowKind = (row: GridRow, instances: GridProps["instances"]): RowKind => {
+  const states = Object.values(row.cells).flat().map((id) => instances[id]?.state ?? "pending")
+  if (states.every((s) => s === "succeeded" || s === "cached")) return "complete"
+  return states.every((s) => s === "pending" || s === "succeeded" || s === "cached") ? "pending" : "active"
+}
+
+const KEEP_FIRST: Readonly<Record<RowKind, number>> = { active: 0, pending: 1, complete: 2 }
+
+/**
+ * When the rows do not fit, the shared row and rows with something happening (running,
+ * failed, skipped) stay, then waiting rows, then finished ones; the kept rows keep their
+ * order and one line says what was left out.
+ */
+export const visibleRows = (
+  rows: ReadonlyArray<GridRow>,
+  instances: GridProps["instances"],
+  maxRows: number | undefined,
+): { readonly rows: ReadonlyArray<GridRow>; readonly hidden: Readonly<Record<"complete" | "pending", number>> } => {
+  if (maxRows === undefined || rows.length <= maxRows) return { rows, hidden: { complete: 0, pending: 0 } }
+  const ranked = rows
+    .map((row, index) => ({ row, index, kind: row.shared ? ("active" as const) : rowKind(row, instances) }))
+    .sort((a, b) => KEEP_FIRST[a.kind] - KEEP_FIRST[b.kind] || a.index - b.index)
+  const budget = Math.max(1, maxRows - 1)
+  const kept = ranked.slice(0, budget).sort((a, b) => a.index - b.index)
+  const dropped = ranked.slice(budget)
+  return {
+    rows: kept.map((k) => k.row),
+    hidden: {
+      complete: dropped.filter((d) => d.kind === "complete").length,
+      pending: dropped.filter((d) => d.kind !== "complete").length,
+    },
+  }
 }
 
 /** Per-axis label widths: the longest of the axis name and its values, cut to fit `total`. */
