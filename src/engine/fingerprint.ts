@@ -19,7 +19,6 @@ import * as path from "node:path"
 import { Data } from "effect"
 import type { Instance } from "../pipeline/expand.ts"
 import { canonicalJson } from "./canonical.ts"
-import { codeDigest } from "./code-digest.ts"
 import type { BackendName } from "./stage.ts"
 
 export type Field = readonly [name: string, value: unknown]
@@ -49,6 +48,8 @@ export interface FingerprintContext {
   readonly pipelineDir: string
   readonly backend: BackendName
   readonly deps: ReadonlyArray<Field>
+  /** The code digest of a stage module (memoized per plan by the caller). */
+  readonly codeOf: (moduleUrl: string) => ReadonlyArray<readonly [string, string]>
   /** Fingerprints of already-planned instances (producers come first in plan order). */
   readonly fingerprintOf: (id: string) => string
 }
@@ -58,7 +59,7 @@ const sha256File = (file: string): string => createHash("sha256").update(readFil
 export const fingerprintFields = (instance: Instance, ctx: FingerprintContext): ReadonlyArray<Field> => {
   const { def } = instance
   const fields: Array<Field> = [["kind", def.kind], ["version", def.version]]
-  for (const [file, sha] of codeDigest(def.module, ctx.projectDir)) fields.push([`code:${file}`, sha])
+  for (const [file, sha] of ctx.codeOf(def.module)) fields.push([`code:${file}`, sha])
   const params = instance.params
   if (typeof params === "object" && params !== null)
     for (const key of Object.keys(params).sort()) fields.push([`params.${key}`, JSON.parse(canonicalJson((params as Record<string, unknown>)[key]) ?? "null")])

@@ -42,7 +42,7 @@ const openStore = (runsDir: string) =>
 export const makePlan = (store: Store | undefined, options: Pick<RunOptions, "pipeline" | "projectDir" | "backend" | "force">): ReadonlyArray<PlannedInstance> =>
   planPipeline(options.pipeline, {
     context: { projectDir: options.projectDir, pipelineDir: options.pipeline.dir, backend: options.backend, deps: dependencyFields(options.projectDir) },
-    lookup: (fp) => store?.cacheLookup(fp),
+    lookup: (fps) => store?.cacheLookupMany(fps) ?? new Map(),
     lastGoodFields: (id) => store?.lastGoodFields(id),
     force: options.force,
   })

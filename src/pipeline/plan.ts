@@ -4,6 +4,7 @@
  */
 import type { Field, FingerprintContext } from "../engine/fingerprint.ts"
 import { diffFields, fingerprintFields, fingerprintOf } from "../engine/fingerprint.ts"
+import { codeDigest } from "../engine/code-digest.ts"
 import type { CacheHit } from "../store/store.ts"
 import type { Pipeline } from "./compile.ts"
 import type { Instance } from "./expand.ts"
@@ -19,8 +20,8 @@ export interface PlannedInstance {
 }
 
 export interface PlanOptions {
-  readonly context: Omit<FingerprintContext, "fingerprintOf">
-  readonly lookup: (fingerprint: string) => CacheHit | undefined
+  readonly context: Omit<FingerprintContext, "fingerprintOf" | "codeOf">
+  readonly lookup: (fingerprints: ReadonlyArray<string>) => ReadonlyMap<string, CacheHit>
   readonly lastGoodFields: (instanceId: string) => ReadonlyArray<Field> | undefined
   readonly force: (instanceId: string) => boolean
 }
@@ -36,12 +37,18 @@ const reasonFor = (instance: Instance, fields: ReadonlyArray<Field>, options: Pl
 
 export const planPipeline = (pipeline: Pipeline, options: PlanOptions): ReadonlyArray<PlannedInstance> => {
   const fingerprints = new Map<string, string>()
-  const context: FingerprintContext = { ...options.context, fingerprintOf: (id) => fingerprints.get(id) ?? "" }
-  return pipeline.instances.map((instance) => {
+  const code = new Map<string, ReturnType<typeof codeDigest>>()
+  const codeOf = (url: string) => code.get(url) ?? code.set(url, codeDigest(url, options.context.projectDir)).get(url)!
+  const context: FingerprintContext = { ...options.context, codeOf, fingerprintOf: (id) => fingerprints.get(id) ?? "" }
+  const fingerprinted = pipeline.instances.map((instance) => {
     const fields = fingerprintFields(instance, context)
     const fingerprint = fingerprintOf(fields)
     fingerprints.set(instance.id, fingerprint)
-    const cached = options.force(instance.id) ? undefined : options.lookup(fingerprint)
+    return { instance, fields, fingerprint }
+  })
+  const hits = options.lookup(fingerprinted.map((x) => x.fingerprint))
+  return fingerprinted.map(({ instance, fields, fingerprint }) => {
+    const cached = options.force(instance.id) ? undefined : hits.get(fingerprint)
     return { instance, fingerprint, fields, cached, reason: cached === undefined ? reasonFor(instance, fields, options) : undefined }
   })
 }

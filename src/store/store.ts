@@ -2,7 +2,7 @@
  * All SQL of peftlab's runs database, parameterized. The run's parent process is the only writer
  * of its own rows; concurrent runs coordinate through `locks` (see locks.ts).
  */
-import type { Database as Db } from "better-sqlite3"
+import type { Database as Db, Statement } from "better-sqlite3"
 import type { Field } from "../engine/fingerprint.ts"
 import type { FactorValue, RunEvent } from "../engine/events.ts"
 import type { Manifest } from "./artifacts.ts"
@@ -51,9 +51,21 @@ const now = () => new Date().toISOString()
 export class Store {
   constructor(readonly db: Db) {}
 
+  private readonly statements = new Map<string, Statement>()
+
+  /** Prepared once per connection: `status` looks up thousands of fingerprints. */
+  private stmt(sql: string): Statement {
+    let s = this.statements.get(sql)
+    if (s === undefined) {
+      s = this.db.prepare(sql)
+      this.statements.set(sql, s)
+    }
+    return s
+  }
+
   cacheLookup(fingerprint: string): CacheHit | undefined {
-    const row = this.db
-      .prepare(
+    const row = this
+      .stmt(
         `SELECT c.execution_id AS executionId, c.artifact_digest AS artifactDigest, a.path AS artifactPath, e.summary AS summary
          FROM cache c JOIN artifacts a ON a.digest = c.artifact_digest JOIN executions e ON e.id = c.execution_id
          WHERE c.fingerprint = ?`,
@@ -62,10 +74,20 @@ export class Store {
     return row === undefined ? undefined : { ...row, summary: JSON.parse(row.summary ?? "{}") as CacheHit["summary"] }
   }
 
+  /** Many lookups in one query (the plan of a large pipeline). */
+  cacheLookupMany(fingerprints: ReadonlyArray<string>): ReadonlyMap<string, CacheHit> {
+    const rows = this.stmt(
+      `SELECT c.fingerprint AS fingerprint, c.execution_id AS executionId, c.artifact_digest AS artifactDigest, a.path AS artifactPath, e.summary AS summary
+       FROM cache c JOIN artifacts a ON a.digest = c.artifact_digest JOIN executions e ON e.id = c.execution_id
+       WHERE c.fingerprint IN (SELECT value FROM json_each(?))`,
+    ).all(JSON.stringify(fingerprints)) as Array<{ fingerprint: string; executionId: number; artifactDigest: string; artifactPath: string; summary: string | null }>
+    return new Map(rows.map(({ fingerprint, summary, ...hit }) => [fingerprint, { ...hit, summary: JSON.parse(summary ?? "{}") as CacheHit["summary"] }]))
+  }
+
   /** Fields of the last execution of this instance that produced or reused a result. */
   lastGoodFields(instanceId: string): ReadonlyArray<Field> | undefined {
-    const row = this.db
-      .prepare(`SELECT fields FROM executions WHERE instance_id = ? AND status IN ('succeeded','cached') ORDER BY id DESC LIMIT 1`)
+    const row = this
+      .stmt(`SELECT fields FROM executions WHERE instance_id = ? AND status IN ('succeeded','cached') ORDER BY id DESC LIMIT 1`)
       .get(instanceId) as { fields: string } | undefined
     return row === undefined ? undefined : (JSON.parse(row.fields) as ReadonlyArray<Field>)
   }

@@ -105,18 +105,18 @@ describe("plan", () => {
   const hit: CacheHit = { executionId: 1, artifactDigest: "d", artifactPath: "store/d", summary: {} }
 
   it("is pending with reason `new` on an empty store and cached once every fingerprint is committed", () => {
-    const first = planPipeline(compile(yaml(1)), { context, lookup: () => undefined, lastGoodFields: () => undefined, force: () => false })
+    const first = planPipeline(compile(yaml(1)), { context, lookup: () => new Map(), lastGoodFields: () => undefined, force: () => false })
     expect(first.map((x) => x.reason)).toEqual(["new", "new", "new"])
     const committed = new Set(first.map((x) => x.fingerprint))
-    const again = planPipeline(compile(yaml(1)), { context, lookup: (fp) => (committed.has(fp) ? hit : undefined), lastGoodFields: () => undefined, force: () => false })
+    const again = planPipeline(compile(yaml(1)), { context, lookup: (fps) => new Map(fps.filter((fp) => committed.has(fp)).map((fp) => [fp, hit])), lastGoodFields: () => undefined, force: () => false })
     expect(again.every((x) => x.cached !== undefined)).toBe(true)
   })
 
   it("a param change invalidates exactly the changed instance and its dependents, and says why", () => {
-    const first = planPipeline(compile(yaml(1)), { context, lookup: () => undefined, lastGoodFields: () => undefined, force: () => false })
+    const first = planPipeline(compile(yaml(1)), { context, lookup: () => new Map(), lastGoodFields: () => undefined, force: () => false })
     const committed = new Set(first.map((x) => x.fingerprint))
     const fieldsOf = new Map(first.map((x) => [x.instance.id, x.fields]))
-    const changed = planPipeline(compile(yaml(2)), { context, lookup: (fp) => (committed.has(fp) ? hit : undefined), lastGoodFields: (id) => fieldsOf.get(id), force: () => false })
+    const changed = planPipeline(compile(yaml(2)), { context, lookup: (fps) => new Map(fps.filter((fp) => committed.has(fp)).map((fp) => [fp, hit])), lastGoodFields: (id) => fieldsOf.get(id), force: () => false })
     expect(changed.map((x) => [x.instance.id, x.reason])).toEqual([
       ["src", "params.value: 1 → 2"],
       ["step[s=1]", "input.source: upstream changed"],
@@ -125,7 +125,7 @@ describe("plan", () => {
   })
 
   it("fingerprints hold no absolute path and do not depend on the instance id", () => {
-    const plan = planPipeline(compile(yaml(1)), { context, lookup: () => undefined, lastGoodFields: () => undefined, force: () => false })
+    const plan = planPipeline(compile(yaml(1)), { context, lookup: () => new Map(), lastGoodFields: () => undefined, force: () => false })
     expect(JSON.stringify(plan.map((x) => x.fields))).not.toContain(ROOT)
     expect(plan[0]!.fields.map(([k]) => k)).toEqual([
       "kind", "version", "code:src/engine/events.ts", "code:src/engine/stage.ts", "code:tests/fixtures/stages/fake-common.ts", "code:tests/fixtures/stages/fake-source.ts",
