@@ -120,6 +120,9 @@ const csv = (c: Comparison): string => {
 }
 
 export const formatComparison = (c: Comparison, format: ComparisonFormat): string => {
+  if (c.groups.length === 0 && (format === "table" || format === "md" || format === "latex")) {
+    return `${caption(c)}\n\nnothing to compare: no succeeded or cached eval (or train) results in this run\n`
+  }
   switch (format) {
     case "table":
       return table(c)

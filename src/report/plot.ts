@@ -32,7 +32,11 @@ const FONT_FILES = [
 export const writePlot = async (db: Database, opts: PlotOptions): Promise<void> => {
   const ext = path.extname(opts.out).toLowerCase()
   if (ext !== ".svg" && ext !== ".png") throw new ReportError(`plot: --out must end in .svg or .png, got "${opts.out}"`)
-  const svg = await renderSvg(plotData(db, opts))
+  const data = plotData(db, opts)
+  if (data.curves.length === 0 && data.accuracy.length === 0) {
+    throw new ReportError(`plot: ${data.title} has no training loss curves and no eval accuracy to plot`)
+  }
+  const svg = await renderSvg(data)
   await mkdir(path.dirname(path.resolve(opts.out)), { recursive: true })
   await writeFile(opts.out, ext === ".svg" ? svg : await toPng(svg))
 }

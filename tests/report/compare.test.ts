@@ -95,6 +95,14 @@ describe("formatComparison", () => {
     expect(text).toContain("majority class          3  0.660 ± 0.000")
   })
 
+  it("says so when a run has nothing to compare", () => {
+    const db = openFixtureDb()
+    addRun(db, "empty")
+    expect(formatComparison(loadComparison(db, { baseline: "lora" }), "table")).toBe(
+      "empty · run #1 · mean ± 95% CI over seeds (Student t) · n = seeds\n\nnothing to compare: no succeeded or cached eval (or train) results in this run\n",
+    )
+  })
+
   it("writes csv with unrounded bounds and one row per group", () => {
     const lines = formatComparison(c, "csv").trimEnd().split("\n")
     const header = lines[0]?.split(",") ?? []

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os"
 import * as path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { lossCurves, plotData, toPng, writePlot } from "../../src/report/plot.ts"
-import { ablationDb } from "./fixture-db.ts"
+import { ablationDb, addRun, openFixtureDb } from "./fixture-db.ts"
 
 const dir = mkdtempSync(path.join(tmpdir(), "peftlab-plot-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -59,6 +59,12 @@ describe("writePlot", () => {
     const svg = (text: string) =>
       `<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40"><text x="4" y="28" font-family="DejaVu Sans" font-size="20">${text}</text></svg>`
     expect((await toPng(svg("loss"))).equals(await toPng(svg("")))).toBe(false)
+  })
+
+  it("refuses a run with nothing to plot", async () => {
+    const db = openFixtureDb()
+    addRun(db, "empty")
+    await expect(writePlot(db, { out: path.join(dir, "empty.svg") })).rejects.toThrow("plot: empty · run #1 has no training loss curves and no eval accuracy")
   })
 
   it("refuses other extensions", async () => {
