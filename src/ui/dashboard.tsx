@@ -39,9 +39,6 @@ const TICK_MS = 1000
 
 export const makeDashboard = (opts: DashboardOptions): EventSink => {
   let state: DashboardState = initialState
-  let timer: NodeJS.Timeout | undefined
-  let lastDraw = 0
-  let pause = MIN_FRAME_MS
   let closed = false
   const frame = () => (
     <Dashboard
@@ -54,40 +51,56 @@ export const makeDashboard = (opts: DashboardOptions): EventSink => {
   // Ink's own throttle is set looser than ours so each of our frames is drawn at once (on
   // its leading edge) and its cost is measured here; ours is the one that limits.
   const ink = render(frame(), { stdout: opts.stdout, exitOnCtrlC: false, patchConsole: false, maxFps: 20 })
-  const draw = (): void => {
-    timer = undefined
-    const start = performance.now()
+  const frames = throttle(() => {
     ink.rerender(frame())
-    // Measured after drawing: a slow frame cannot eat into the next one's pause.
-    lastDraw = Date.now()
-    pause = Math.max(MIN_FRAME_MS, PAUSE_PER_COST * (performance.now() - start))
     opts.onDraw?.()
-  }
-  const schedule = (): void => {
-    if (timer !== undefined || closed) return
-    timer = setTimeout(draw, Math.max(0, lastDraw + pause - Date.now()))
-    timer.unref()
-  }
-  const tick = setInterval(schedule, TICK_MS)
+  })
+  const tick = setInterval(frames.request, TICK_MS)
   tick.unref()
-  opts.stdout.on("resize", schedule)
+  opts.stdout.on("resize", frames.request)
   return {
     onEvent: (event: RunEvent) => {
       state = reduce(state, event)
-      schedule()
+      if (!closed) frames.request()
     },
     close: async () => {
       if (closed) return
       closed = true
       clearInterval(tick)
-      clearTimeout(timer)
-      opts.stdout.off("resize", schedule)
+      frames.cancel()
+      opts.stdout.off("resize", frames.request)
       ink.rerender(frame())
       ink.unmount()
       await ink.waitUntilExit()
       const comparison = safeComparison(opts.comparison)
       if (comparison !== undefined) opts.stdout.write(`\n${comparison.trimEnd()}\n`)
     },
+  }
+}
+
+/**
+ * Runs `draw` on a timer, at most once per pause, however often it is requested. The pause
+ * is measured from the end of the last draw (a slow frame cannot eat into it) and is at
+ * least PAUSE_PER_COST times that draw's cost.
+ */
+const throttle = (draw: () => void): { readonly request: () => void; readonly cancel: () => void } => {
+  let timer: NodeJS.Timeout | undefined
+  let lastDraw = 0
+  let pause = MIN_FRAME_MS
+  const run = (): void => {
+    timer = undefined
+    const start = performance.now()
+    draw()
+    lastDraw = Date.now()
+    pause = Math.max(MIN_FRAME_MS, PAUSE_PER_COST * (performance.now() - start))
+  }
+  return {
+    request: () => {
+      if (timer !== undefined) return
+      timer = setTimeout(run, Math.max(0, lastDraw + pause - Date.now()))
+      timer.unref()
+    },
+    cancel: () => clearTimeout(timer),
   }
 }
 
