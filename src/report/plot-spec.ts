@@ -54,7 +54,8 @@ export const plotSpec = (data: PlotData): TopLevelSpec => {
     title: { text: data.title, font: FONT, fontSize: 14 },
     background: "white",
     padding: 12,
-    config: { font: FONT, view: { stroke: "#ddd" } },
+    // Legend entries as solid strokes: the faint band would otherwise set the swatch.
+    config: { font: FONT, view: { stroke: "#ddd" }, legend: { symbolType: "stroke", symbolStrokeWidth: 3, symbolOpacity: 1 } },
     hconcat: [lossChart(data, methods), accuracyChart(data, methods)],
   }
 }
@@ -97,7 +98,7 @@ const accuracyChart = (data: PlotData, methods: ReadonlyArray<string>) => ({
       layer: [
         { mark: { type: "rule" as const, strokeWidth: 2 }, encoding: { y: { field: "low", type: "quantitative" as const }, y2: { field: "high" } } },
         {
-          mark: { type: "point" as const, filled: true, size: 80 },
+          mark: { type: "point" as const, filled: true, size: 80, opacity: 1 },
           encoding: { y: { field: "mean", type: "quantitative" as const, title: "accuracy", scale: { zero: false } } },
         },
       ],
