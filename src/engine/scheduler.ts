@@ -10,6 +10,7 @@ import type { StageStatus } from "./events.ts"
 import { artifactOf, executeInstance } from "./execute.ts"
 import type { ExecuteContext, Outcome } from "./execute.ts"
 import type { InputArtifact } from "./stage.ts"
+import type { ExecutionRecord } from "../store/store.ts"
 
 export interface ScheduleOptions {
   readonly jobs: number
@@ -44,12 +45,18 @@ export const schedule = (ctx: Omit<ExecuteContext, "results">, plan: ReadonlyArr
       for (const d of deps) dependents.set(d, [...(dependents.get(d) ?? []), p.instance.id])
       if (deps.length === 0) ready.push(p.instance.id)
     }
+    // Hits and skips are recorded in batches: one transaction per scheduling round, not per row.
+    let rows: Array<ExecutionRecord> = []
+    const flushRows = () => {
+      ctx.store.insertExecutions(rows)
+      rows = []
+    }
     const skip = (id: string, because: string) => {
       if (finished.has(id)) return
       finished.add(id)
       counts.skipped++
       const p = byId.get(id)!
-      ctx.store.insertExecution({ runId: ctx.runId, instanceId: id, stage: p.instance.stage, kind: p.instance.kind, fingerprint: p.fingerprint, fields: p.fields, factors: p.instance.factors, status: "skipped" })
+      rows.push({ runId: ctx.runId, instanceId: id, stage: p.instance.stage, kind: p.instance.kind, fingerprint: p.fingerprint, fields: p.fields, factors: p.instance.factors, status: "skipped" })
       ctx.emit({ type: "stage-skipped", at: Date.now(), id, because })
       for (const d of dependents.get(id) ?? []) skip(d, `needs ${id}`)
     }
@@ -64,7 +71,7 @@ export const schedule = (ctx: Omit<ExecuteContext, "results">, plan: ReadonlyArr
     const cached = (p: PlannedInstance, hit: NonNullable<PlannedInstance["cached"]>) => {
       finished.add(p.instance.id)
       counts.cached++
-      ctx.store.insertExecution({ runId: ctx.runId, instanceId: p.instance.id, stage: p.instance.stage, kind: p.instance.kind, fingerprint: p.fingerprint, fields: p.fields, factors: p.instance.factors, status: "cached", cached: hit })
+      rows.push({ runId: ctx.runId, instanceId: p.instance.id, stage: p.instance.stage, kind: p.instance.kind, fingerprint: p.fingerprint, fields: p.fields, factors: p.instance.factors, status: "cached", cached: hit })
       ctx.emit({ type: "stage-cached", at: Date.now(), id: p.instance.id })
       satisfied(p.instance.id, artifactOf(p, hit, ctx.runsDir))
     }
@@ -93,6 +100,7 @@ export const schedule = (ctx: Omit<ExecuteContext, "results">, plan: ReadonlyArr
         fibers.add(fiber)
         fiber.addObserver(() => fibers.delete(fiber))
       }
+      flushRows()
       if (running === 0) break
       const c = yield* Queue.take(done)
       running--
@@ -111,5 +119,6 @@ export const schedule = (ctx: Omit<ExecuteContext, "results">, plan: ReadonlyArr
       }
     }
     for (const p of plan) if (!finished.has(p.instance.id)) skip(p.instance.id, "the run stopped after a failure")
+    flushRows()
     return counts
   }))

@@ -107,16 +107,21 @@ export class Store {
     }).immediate()
   }
 
+  /** Several executions (cache hits, skips) in one transaction. */
+  insertExecutions(rows: ReadonlyArray<ExecutionRecord>): void {
+    if (rows.length > 0) this.db.transaction(() => rows.forEach((r) => this.insertExecution(r))).immediate()
+  }
+
   insertExecution(e: ExecutionRecord): number {
     return this.db.transaction(() => {
-      const info = this.db
-        .prepare(
+      const info = this
+        .stmt(
           `INSERT INTO executions (run_id, instance_id, stage, kind, fingerprint, fields, status, source_execution_id, artifact_digest, started_at, summary)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(e.runId, e.instanceId, e.stage, e.kind, e.fingerprint, JSON.stringify(e.fields), e.status, e.cached?.executionId ?? null, e.cached?.artifactDigest ?? null, now(), e.cached ? JSON.stringify(e.cached.summary) : null)
       const id = Number(info.lastInsertRowid)
-      const factor = this.db.prepare(`INSERT INTO factors (execution_id, name, value) VALUES (?, ?, ?)`)
+      const factor = this.stmt(`INSERT INTO factors (execution_id, name, value) VALUES (?, ?, ?)`)
       for (const [name, value] of Object.entries(e.factors)) factor.run(id, name, JSON.stringify(value))
       return id
     }).immediate()
