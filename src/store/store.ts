@@ -74,14 +74,24 @@ export class Store {
     return row === undefined ? undefined : { ...row, summary: JSON.parse(row.summary ?? "{}") as CacheHit["summary"] }
   }
 
-  /** Many lookups in one query (the plan of a large pipeline). */
+  /** Many lookups in one query (the plan of a large pipeline); summaries are read when first used. */
   cacheLookupMany(fingerprints: ReadonlyArray<string>): ReadonlyMap<string, CacheHit> {
     const rows = this.stmt(
-      `SELECT c.fingerprint AS fingerprint, c.execution_id AS executionId, c.artifact_digest AS artifactDigest, a.path AS artifactPath, e.summary AS summary
-       FROM cache c JOIN artifacts a ON a.digest = c.artifact_digest JOIN executions e ON e.id = c.execution_id
+      `SELECT c.fingerprint AS fingerprint, c.execution_id AS executionId, c.artifact_digest AS artifactDigest, a.path AS artifactPath
+       FROM cache c JOIN artifacts a ON a.digest = c.artifact_digest
        WHERE c.fingerprint IN (SELECT value FROM json_each(?))`,
-    ).all(JSON.stringify(fingerprints)) as Array<{ fingerprint: string; executionId: number; artifactDigest: string; artifactPath: string; summary: string | null }>
-    return new Map(rows.map(({ fingerprint, summary, ...hit }) => [fingerprint, { ...hit, summary: JSON.parse(summary ?? "{}") as CacheHit["summary"] }]))
+    ).raw().all(JSON.stringify(fingerprints)) as Array<[string, number, string, string]>
+    const summaryOf = (id: number) => {
+      const row = this.stmt(`SELECT summary FROM executions WHERE id = ?`).get(id) as { summary: string | null } | undefined
+      return JSON.parse(row?.summary ?? "{}") as CacheHit["summary"]
+    }
+    return new Map(
+      rows.map(([fingerprint, executionId, artifactDigest, artifactPath]) => {
+        let summary: CacheHit["summary"] | undefined
+        const hit: CacheHit = { executionId, artifactDigest, artifactPath, get summary() { return (summary ??= summaryOf(executionId)) } }
+        return [fingerprint, hit]
+      }),
+    )
   }
 
   /** Fields of the last execution of this instance that produced or reused a result. */
