@@ -64,21 +64,26 @@ export type ProjectionHook = (x: tf.Tensor2D, layer: number, proj: ProjName) => 
 // ---------------------------------------------------------------------------------------------
 // Parameters
 
+/** How a parameter starts: N(0, std²) or a constant. */
+export type ParamInit = { readonly kind: "normal"; readonly std: number } | { readonly kind: "constant"; readonly value: number }
+
+export interface ParamSpec {
+  readonly name: string
+  readonly shape: readonly number[]
+  readonly init: ParamInit
+}
+
 /**
+ * Every parameter in a fixed order (the order of `GPT.params`, of init's seeds, of loading).
  * GPT-2 init (nanoGPT `_init_weights`): N(0, 0.02) for kernels and embeddings, zero biases,
  * and residual projections (o, mlp_down) scaled by 1/√(2·nLayer) so the residual stream's
  * variance does not grow with depth (GPT-2 paper, §2.3).
  */
-export const initGPT = (cfg: GPTConfig, seed: number): GPT => {
-  if (cfg.nEmbd % cfg.nHead !== 0) throw new Error(`nEmbd ${cfg.nEmbd} is not divisible by nHead ${cfg.nHead}`)
-  const params = new Map<string, tf.Variable>()
-  let s = seed * 1000
-  const normal = (name: string, shape: number[], std: number) =>
-    params.set(name, tf.variable(tf.randomNormal(shape, 0, std, "float32", s++), true, name))
-  const constant = (name: string, shape: number[], value: number) =>
-    params.set(name, tf.variable(tf.fill(shape, value), true, name))
+export const parameterSpecs = (cfg: GPTConfig): ParamSpec[] => {
+  const specs: ParamSpec[] = []
+  const normal = (name: string, shape: number[], std: number) => specs.push({ name, shape, init: { kind: "normal", std } })
+  const constant = (name: string, shape: number[], value: number) => specs.push({ name, shape, init: { kind: "constant", value } })
   const residualStd = 0.02 / Math.sqrt(2 * cfg.nLayer)
-
   normal("wte", [cfg.vocabSize, cfg.nEmbd], 0.02)
   normal("wpe", [cfg.blockSize, cfg.nEmbd], 0.02)
   for (let l = 0; l < cfg.nLayer; l++) {
@@ -97,6 +102,23 @@ export const initGPT = (cfg: GPTConfig, seed: number): GPT => {
   constant("ln_f.gamma", [cfg.nEmbd], 1)
   constant("ln_f.beta", [cfg.nEmbd], 0)
   if (!cfg.tieWeights) normal("lm_head.kernel", [cfg.nEmbd, cfg.vocabSize], 0.02)
+  return specs
+}
+
+/**
+ * A fresh model; the k-th normal-initialized parameter draws from seed·1000 + k.
+ * Variables get tfjs's unique auto names (two models may live in one process); `params`
+ * carries the meaningful names.
+ */
+export const initGPT = (cfg: GPTConfig, seed: number): GPT => {
+  if (cfg.nEmbd % cfg.nHead !== 0) throw new Error(`nEmbd ${cfg.nEmbd} is not divisible by nHead ${cfg.nHead}`)
+  const params = new Map<string, tf.Variable>()
+  let s = seed * 1000
+  for (const { name, shape, init } of parameterSpecs(cfg)) {
+    const value = init.kind === "normal" ? tf.randomNormal([...shape], 0, init.std, "float32", s++) : tf.fill([...shape], init.value)
+    params.set(name, tf.variable(value, true))
+    value.dispose()
+  }
   return { config: cfg, params }
 }
 
