@@ -13,7 +13,8 @@ import * as tf from "@tensorflow/tfjs"
 import { param, type GPT } from "../model/gpt.ts"
 import type { BatchTensors } from "../model/completion-batches.ts"
 import { lrAt, type Schedule } from "../model/schedule.ts"
-import { readSafetensors, writeSafetensors } from "../model/safetensors.ts"
+import { writeSafetensors } from "../model/safetensors.ts"
+import { readTensors } from "./read-tensors.ts"
 import type { Adapter } from "./adapter.ts"
 import { assignBase } from "./base-writes.ts"
 import { Trainer, type TrainerOptions } from "./trainer.ts"
@@ -64,6 +65,7 @@ export const trainAdapter = async (model: GPT, adapter: Adapter, batches: { at(s
   const trainer = new Trainer(model, adapter, o.trainer)
   try {
     const restored = o.checkpointDir === undefined ? null : await restore(o.checkpointDir, trainer)
+    const resumedFrom = restored?.step ?? null
     const p: Progress = restored ?? { step: 0, timeS: 0, tokens: 0, recent: [] }
     let peakRss = process.memoryUsage().rss
     let done = 0
@@ -98,7 +100,7 @@ export const trainAdapter = async (model: GPT, adapter: Adapter, batches: { at(s
       trainTimeS: p.timeS,
       tokensPerSec: p.tokens / Math.max(p.timeS, 1e-9),
       peakRssBytes: peakRss,
-      resumedFrom: restored?.step ?? null,
+      resumedFrom,
       completed: p.step >= o.steps,
     }
   } finally {
@@ -128,7 +130,7 @@ const checkpoint = async (dir: string, tr: Trainer, p: Progress): Promise<void> 
 const restore = async (dir: string, tr: Trainer): Promise<Progress | null> => {
   if (!existsSync(join(dir, META)) || !existsSync(join(dir, CKPT))) return null
   const meta = JSON.parse(await readFile(join(dir, META), "utf8")) as Progress & { optimizerStep: number }
-  const { tensors } = await readSafetensors(join(dir, CKPT))
+  const { tensors } = readTensors(join(dir, CKPT))
   const opt = new Map<string, tf.Tensor>()
   for (const [name, t] of tensors) {
     const v = tf.tensor(t.data, [...t.shape], "float32")
