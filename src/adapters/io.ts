@@ -13,8 +13,7 @@ import { readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import * as tf from "@tensorflow/tfjs"
 import { param, type GPT, type GPTConfig } from "../model/gpt.ts"
-import { writeSafetensors } from "../model/safetensors.ts"
-import { readTensors } from "./read-tensors.ts"
+import { readSafetensors, writeSafetensors } from "../model/safetensors.ts"
 import { Adapter } from "./adapter.ts"
 import { assignBase } from "./base-writes.ts"
 import { getMethod } from "./index.ts"
@@ -112,7 +111,7 @@ export const readAdapterConfig = async (dir: string): Promise<AdapterConfigFile>
  */
 export const loadAdapter = async (dir: string, model: GPT): Promise<Adapter> => {
   const cfg = await readAdapterConfig(dir)
-  const { tensors } = readTensors(join(dir, ADAPTER_WEIGHTS))
+  const { tensors } = readSafetensors(join(dir, ADAPTER_WEIGHTS))
   const values = new Map<string, tf.Tensor>()
   const base = new Map<string, tf.Tensor>()
   for (const [stored, t] of tensors) {

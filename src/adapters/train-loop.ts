@@ -13,8 +13,7 @@ import * as tf from "@tensorflow/tfjs"
 import { param, type GPT } from "../model/gpt.ts"
 import type { BatchTensors } from "../model/completion-batches.ts"
 import { lrAt, type Schedule } from "../model/schedule.ts"
-import { writeSafetensors } from "../model/safetensors.ts"
-import { readTensors } from "./read-tensors.ts"
+import { readSafetensors, writeSafetensors } from "../model/safetensors.ts"
 import type { Adapter } from "./adapter.ts"
 import { assignBase } from "./base-writes.ts"
 import { Trainer, type TrainerOptions } from "./trainer.ts"
@@ -130,7 +129,7 @@ const checkpoint = async (dir: string, tr: Trainer, p: Progress): Promise<void> 
 const restore = async (dir: string, tr: Trainer): Promise<Progress | null> => {
   if (!existsSync(join(dir, META)) || !existsSync(join(dir, CKPT))) return null
   const meta = JSON.parse(await readFile(join(dir, META), "utf8")) as Progress & { optimizerStep: number }
-  const { tensors } = readTensors(join(dir, CKPT))
+  const { tensors } = readSafetensors(join(dir, CKPT))
   const opt = new Map<string, tf.Tensor>()
   for (const [name, t] of tensors) {
     const v = tf.tensor(t.data, [...t.shape], "float32")

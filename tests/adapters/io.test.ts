@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { METHODS } from "../../src/adapters/index.ts"
 import { ADAPTER_WEIGHTS, loadAdapter, logicalName, readAdapterConfig, saveAdapter, storedName } from "../../src/adapters/io.ts"
 import { Trainer } from "../../src/adapters/trainer.ts"
-import { readTensors as readSafetensors } from "../../src/adapters/read-tensors.ts"
+import { readSafetensors } from "../../src/model/safetensors.ts"
 import { disposeGPT, forward, type GPT } from "../../src/model/gpt.ts"
 import { cloneModel, disposeBatch, makeAdapter, makeBatch, makeModel, values } from "./fixtures.ts"
 
