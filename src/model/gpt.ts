@@ -7,7 +7,7 @@
  * methods can target each by name (METHODS.md: the papers adapt q and v).
  */
 import * as tf from "@tensorflow/tfjs"
-import { gelu, layerNorm, matmul } from "./ops.ts"
+import { gelu, invalidateTransposed, layerNorm, matmul } from "./ops.ts"
 
 export interface GPTConfig {
   readonly vocabSize: number // tokenizer vocabulary size
@@ -128,7 +128,11 @@ export const param = (model: GPT, name: string): tf.Variable => {
   return v
 }
 
-export const disposeGPT = (model: GPT): void => model.params.forEach((v) => v.dispose())
+export const disposeGPT = (model: GPT): void =>
+  model.params.forEach((v) => {
+    invalidateTransposed(v)
+    v.dispose()
+  })
 
 // ---------------------------------------------------------------------------------------------
 // Forward

@@ -2,13 +2,93 @@
  * Tensor ops shared by the model and the adapters. Every 2-D matmul of the model and of the
  * adapters goes through `matmul`, so the backend-specific fast path lives in one place.
  *
- * (Plain version; the wasm fast path — customGrad with explicit transposes, cached Wᵀ for
- * frozen weights — is DESIGN.md's "matmul fix".)
+ * The wasm fast path (DESIGN.md, "matmul fix"): XNNPACK is fast only for operands without
+ * transpose flags, and tfjs's own MatMul gradient always sets them. So on wasm a 2-D matmul
+ * is a `tf.customGrad` whose backward pass transposes explicitly:
+ *   y = a·b,  da = dy·bᵀ,  db = aᵀ·dy.
+ * For a frozen weight (a `tf.Variable` with trainable = false) bᵀ is cached between steps
+ * and no gradient is computed for b at all. The cache follows the variable's data: an
+ * `assign` gives the variable new data, so a stale bᵀ is never used; `invalidateTransposed`
+ * frees a cached copy early. On the cpu backend the same trick is slower, so it is off there.
  */
 import * as tf from "@tensorflow/tfjs"
 
+let fastPath = false
+
+/** Turned on by `initBackend("wasm")`, off for the other backends. */
+export const setMatmulFastPath = (on: boolean): void => {
+  fastPath = on
+}
+
+export const matmulFastPath = (): boolean => fastPath
+
 /** (n, k) · (k, m) → (n, m). */
-export const matmul = (a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D => tf.matMul(a, b)
+export const matmul = (a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D => (fastPath ? transposeFreeMatmul(a, b) : tf.matMul(a, b))
+
+/** The plain tfjs matmul, whatever the backend (for tests and benchmarks). */
+export const plainMatmul = (a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D => tf.matMul(a, b)
+
+/** a (n, k) · b (k, m) with a backward pass that never sets transpose flags. */
+export const transposeFreeMatmul = (a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D => {
+  if (b instanceof tf.Variable && !b.trainable) {
+    const bT = cachedTranspose(b) // (m, k)
+    const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+      value: tf.matMul(args[0] as tf.Tensor2D, b),
+      gradFunc: (dy: tf.Tensor) => tf.matMul(dy as tf.Tensor2D, bT), // (n, m)·(m, k)
+    }))
+    return f(a) as tf.Tensor2D
+  }
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [x, w, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc]
+    save([x, w])
+    return {
+      value: tf.matMul(x, w),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D]
+        return [tf.matMul(dy as tf.Tensor2D, tf.transpose(ws)), tf.matMul(tf.transpose(xs), dy as tf.Tensor2D)]
+      },
+    }
+  })
+  return f(a, b) as tf.Tensor2D
+}
+
+interface Cached {
+  readonly dataId: tf.DataId
+  readonly transposed: tf.Tensor2D
+}
+
+const transposedCache = new Map<tf.Variable, Cached>()
+
+const cachedTranspose = (v: tf.Variable): tf.Tensor2D => {
+  const hit = transposedCache.get(v)
+  if (hit !== undefined && hit.dataId === v.dataId && !hit.transposed.isDisposed) return hit.transposed
+  invalidateTransposed(v)
+  sweepDisposed()
+  // Built outside any tidy or gradient tape: it outlives the step that first needs it.
+  const transposed = tf.transpose(v as tf.Tensor2D)
+  tf.keep(transposed)
+  transposedCache.set(v, { dataId: v.dataId, transposed })
+  return transposed
+}
+
+/** Frees the cached Wᵀ of `v` (after assigning to a frozen weight, or before disposing it). */
+export const invalidateTransposed = (v: tf.Variable): void => {
+  transposedCache.get(v)?.transposed.dispose()
+  transposedCache.delete(v)
+}
+
+/** Drops entries of variables disposed without `invalidateTransposed` (no leak across stages). */
+const sweepDisposed = (): void => {
+  for (const [v, c] of transposedCache) {
+    if (v.isDisposed) {
+      c.transposed.dispose()
+      transposedCache.delete(v)
+    }
+  }
+}
+
+/** Number of cached transposes (tests count tensors). */
+export const cachedTransposeCount = (): number => transposedCache.size
 
 /** GELU, tanh approximation (GPT-2's "gelu_new"); x*x*x because pow is slow on wasm. */
 export const gelu = (x: tf.Tensor): tf.Tensor =>

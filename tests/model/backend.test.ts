@@ -1,0 +1,88 @@
+import * as tf from "@tensorflow/tfjs"
+import { describe, expect, it } from "vitest"
+import { initBackend, unsortedSegmentSum } from "../../src/model/backend.ts"
+import { resolveBackend } from "../../src/model/backend-probe.ts"
+import { cachedTransposeCount, invalidateTransposed, matmulFastPath, plainMatmul, transposeFreeMatmul } from "../../src/model/ops.ts"
+
+/** Values and gradients of sum(f(a, b) ⊙ r) w.r.t. a and b, as plain arrays. */
+const valueAndGrads = (mm: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D, a: tf.Variable, b: tf.Variable, r: tf.Tensor2D) =>
+  tf.tidy(() => {
+    const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(mm(a as tf.Tensor2D, b as tf.Tensor2D), r)) as tf.Scalar, [a, b])
+    return { y: mm(a as tf.Tensor2D, b as tf.Tensor2D).arraySync(), loss: value.arraySync(), ga: grads[a.name]?.arraySync(), gb: grads[b.name]?.arraySync() }
+  })
+
+describe("backends", () => {
+  it("auto resolves to a backend that initializes here (wasm without tfjs-node-gpu)", async () => {
+    const b = await resolveBackend("auto")
+    expect(["tensorflow", "wasm", "cpu"]).toContain(b)
+    expect(await resolveBackend("cpu")).toBe("cpu")
+  })
+
+  it("the segment-sum kernel computes Σ over equal ids and drops out-of-range ids", () => {
+    const x = Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8])
+    expect([...unsortedSegmentSum(x, [2, 0, 2, 5], 3)]).toEqual([3, 4, 0, 0, 1 + 5, 2 + 6])
+  })
+
+  it("wasm: gather's gradient (UnsortedSegmentSum) equals the cpu backend's", async () => {
+    const run = () =>
+      tf.tidy(() => {
+        const emb = tf.variable(tf.tensor2d([[0.5, -1], [2, 3], [-4, 0.25], [1, 1]]), true)
+        const ids = tf.tensor1d([3, 0, 3, 1, 3], "int32")
+        const w = tf.tensor2d([[1, 2], [3, 4], [5, 6], [7, 8], [9, 10]])
+        const { grads } = tf.variableGrads(() => tf.sum(tf.mul(tf.gather(emb, ids), w)) as tf.Scalar, [emb])
+        const g = grads[emb.name]?.arraySync()
+        emb.dispose()
+        return g
+      })
+    await initBackend("cpu")
+    const cpu = run()
+    await initBackend("wasm")
+    const wasm = run()
+    expect(cpu).toEqual([[3, 4], [7, 8], [0, 0], [1 + 5 + 9, 2 + 6 + 10]])
+    expect(wasm).toEqual(cpu)
+  })
+
+  it("wasm: the transpose-free matmul gives the plain matmul's values and gradients", async () => {
+    await initBackend("wasm")
+    expect(matmulFastPath()).toBe(true)
+    const a = tf.variable(tf.randomNormal([5, 3], 0, 1, "float32", 1), true)
+    const b = tf.variable(tf.randomNormal([3, 4], 0, 1, "float32", 2), true)
+    const r = tf.randomNormal([5, 4], 0, 1, "float32", 3) as tf.Tensor2D
+    const plain = valueAndGrads(plainMatmul, a, b, r)
+    const fast = valueAndGrads(transposeFreeMatmul, a, b, r)
+    expect(fast.y).toEqual(plain.y)
+    for (const k of ["ga", "gb"] as const) {
+      const [p, f] = [plain[k] as number[][], fast[k] as number[][]]
+      f.flat().forEach((v, i) => expect(v).toBeCloseTo(p.flat()[i] ?? NaN, 5))
+    }
+    tf.dispose([a, b, r])
+  })
+
+  it("wasm: a frozen weight's cached Wᵀ gives the same gradient, follows assign, and is freed", async () => {
+    await initBackend("wasm")
+    const x = tf.variable(tf.randomNormal([4, 3], 0, 1, "float32", 4), true)
+    const w = tf.variable(tf.randomNormal([3, 2], 0, 1, "float32", 5), false)
+    const r = tf.randomNormal([4, 2], 0, 1, "float32", 6) as tf.Tensor2D
+    const gx = (mm: typeof plainMatmul) =>
+      tf.tidy(() => tf.variableGrads(() => tf.sum(tf.mul(mm(x as tf.Tensor2D, w as tf.Tensor2D), r)) as tf.Scalar, [x]).grads[x.name]?.arraySync() as number[][])
+    const close = (p: number[][], f: number[][]) => f.flat().forEach((v, i) => expect(v).toBeCloseTo(p.flat()[i] ?? NaN, 5))
+    const before = tf.memory().numTensors
+    close(gx(plainMatmul), gx(transposeFreeMatmul))
+    expect(cachedTransposeCount()).toBe(1)
+    expect(tf.memory().numTensors).toBe(before + 1) // the cached Wᵀ and nothing else
+    gx(transposeFreeMatmul)
+    expect(tf.memory().numTensors).toBe(before + 1)
+    const scaled = tf.mul(w, -3)
+    w.assign(scaled)
+    scaled.dispose()
+    close(gx(plainMatmul), gx(transposeFreeMatmul))
+    invalidateTransposed(w)
+    expect(tf.memory().numTensors).toBe(before)
+    tf.dispose([x, w, r])
+  })
+
+  it("cpu: the fast path is off", async () => {
+    await initBackend("cpu")
+    expect(matmulFastPath()).toBe(false)
+  })
+})
