@@ -4,13 +4,7 @@
  */
 import type * as tf from "@tensorflow/tfjs"
 import { param, type GPT } from "../model/gpt.ts"
-import * as ops from "../model/ops.ts"
-
-const invalidateTransposed = (v: tf.Variable): void => {
-  // Looked up at run time: the wasm fast path that owns the cache may be absent.
-  const fn = (ops as { readonly invalidateTransposed?: (v: tf.Variable) => void }).invalidateTransposed
-  fn?.(v)
-}
+import { invalidateTransposed } from "../model/ops.ts"
 
 export const assignBase = (model: GPT, name: string, value: tf.Tensor): void => {
   const v = param(model, name)

@@ -3,13 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { classification, confusionMetrics, evaluate, majorityAccuracy, scoreSequences } from "../../src/adapters/evaluate.ts"
 import { encodeExample, type Encoder } from "../../src/model/completion-batches.ts"
 import { disposeGPT, forward, type GPT } from "../../src/model/gpt.ts"
-import { makeModel } from "./fixtures.ts"
+import { makeModel, setupBackend } from "./fixtures.ts"
 
 /** Characters a..z → token ids 1..26, anything else → 0 (fits the tiny model's 32-token vocabulary). */
 const enc: Encoder = { encode: (s) => Array.from(s, (c) => Math.max(0, c.charCodeAt(0) - 96)) }
 let model: GPT
 beforeAll(async () => {
-  await tf.setBackend("cpu")
+  await setupBackend()
   model = makeModel(2)
 })
 afterAll(() => disposeGPT(model))

@@ -7,6 +7,15 @@ import { resolveSettings, type SettingsRequest } from "../../src/adapters/settin
 import type { Batch } from "../../src/adapters/trainer.ts"
 import { initGPT, type GPT, type GPTConfig } from "../../src/model/gpt.ts"
 
+/**
+ * The backend of the adapter tests: cpu by default; PEFTLAB_TEST_BACKEND=wasm runs the same
+ * oracles through initBackend (the transpose-free matmul with cached Wᵀ of frozen weights).
+ */
+export const setupBackend = async (): Promise<void> => {
+  const { initBackend } = await import("../../src/model/backend.ts")
+  await initBackend(process.env.PEFTLAB_TEST_BACKEND === "wasm" ? "wasm" : "cpu")
+}
+
 export const tinyConfig: GPTConfig = {
   vocabSize: 32,
   blockSize: 8,

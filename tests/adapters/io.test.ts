@@ -9,12 +9,12 @@ import { ADAPTER_WEIGHTS, loadAdapter, logicalName, readAdapterConfig, saveAdapt
 import { Trainer } from "../../src/adapters/trainer.ts"
 import { readSafetensors } from "../../src/model/safetensors.ts"
 import { disposeGPT, forward, type GPT } from "../../src/model/gpt.ts"
-import { cloneModel, disposeBatch, makeAdapter, makeBatch, makeModel, values } from "./fixtures.ts"
+import { cloneModel, disposeBatch, makeAdapter, makeBatch, makeModel, values, setupBackend } from "./fixtures.ts"
 
 let base: GPT
 const dirs: string[] = []
 beforeAll(async () => {
-  await tf.setBackend("cpu")
+  await setupBackend()
   base = makeModel(6)
 })
 afterAll(() => {

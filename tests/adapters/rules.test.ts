@@ -12,11 +12,11 @@ import { Trainer } from "../../src/adapters/trainer.ts"
 import { vera } from "../../src/adapters/vera.ts"
 import { disposeGPT, forward, maskedCrossEntropy, type GPT } from "../../src/model/gpt.ts"
 import type { SettingsRequest } from "../../src/adapters/settings.ts"
-import { cloneModel, disposeBatch, makeAdapter, makeBatch, makeModel, maxAbs, maxAbsDiff, settingsFor, values } from "./fixtures.ts"
+import { cloneModel, disposeBatch, makeAdapter, makeBatch, makeModel, maxAbs, maxAbsDiff, settingsFor, values, setupBackend } from "./fixtures.ts"
 
 let base: GPT
 beforeAll(async () => {
-  await tf.setBackend("cpu")
+  await setupBackend()
   base = makeModel()
 })
 afterAll(() => disposeGPT(base))

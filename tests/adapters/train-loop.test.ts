@@ -9,7 +9,7 @@ import { trainAdapter, type TrainLoopOptions } from "../../src/adapters/train-lo
 import { DivergedError } from "../../src/adapters/trainer.ts"
 import { CompletionBatches, type Encoder } from "../../src/model/completion-batches.ts"
 import { disposeGPT, type GPT } from "../../src/model/gpt.ts"
-import { cloneModel, makeAdapter, makeModel, snapshot } from "./fixtures.ts"
+import { cloneModel, makeAdapter, makeModel, snapshot, setupBackend } from "./fixtures.ts"
 
 const enc: Encoder = { encode: (s) => Array.from(s, (c) => c.charCodeAt(0) % 32) }
 const examples = Array.from({ length: 12 }, (_, i) => ({ prompt: `mail ${i} about ${"xyz"[i % 3]}:`, completion: i % 3 === 0 ? " s" : " h" }))
@@ -17,7 +17,7 @@ const examples = Array.from({ length: 12 }, (_, i) => ({ prompt: `mail ${i} abou
 let base: GPT
 const dirs: string[] = []
 beforeAll(async () => {
-  await tf.setBackend("cpu")
+  await setupBackend()
   base = makeModel(4)
 })
 afterAll(() => {
