@@ -1,0 +1,103 @@
+/**
+ * attach-adapter → train → eval → merge through the real stage definitions (in-process, real
+ * StageContext), on a tiny model and a JSONL task: summary names, streamed metrics, resume
+ * after an interrupt ending bit-identical, and divergence classified.
+ */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import attachStage from "../../stages/attach-adapter.ts"
+import evalStage from "../../stages/eval.ts"
+import mergeStage from "../../stages/merge.ts"
+import trainStage from "../../stages/train.ts"
+import { initBackend } from "../../src/model/backend.ts"
+import { countWords, trainBpe } from "../../src/model/bpe-train.ts"
+import { Tokenizer } from "../../src/model/tokenizer.ts"
+import { disposeGPT, initGPT } from "../../src/model/gpt.ts"
+import { saveModel } from "../../src/model/safetensors.ts"
+import { artifact, runStage, tempRoot } from "./attach-adapter-harness.ts"
+
+const SPAM = ["cheap pills buy now", "win money fast click", "free offer limited time", "buy cheap watches now"]
+const HAM = ["meeting notes for monday", "lunch with the team today", "draft of the report attached", "can you review my patch"]
+const lines = Array.from({ length: 48 }, (_, i) => {
+  const spam = i % 3 === 0
+  const text = (spam ? SPAM : HAM)[i % 4]
+  return { prompt: `Subject: ${text} ${i}\nLabel:`, completion: spam ? " spam" : " ham" }
+})
+
+let root: string
+let modelDir: string
+let dataPath: string
+beforeAll(async () => {
+  await initBackend("cpu")
+  root = tempRoot()
+  modelDir = join(root, "model")
+  dataPath = join(root, "task.jsonl")
+  writeFileSync(dataPath, lines.map((l) => JSON.stringify(l)).join("\n") + "\n")
+  const tok = trainBpe(countWords(lines.map((l) => l.prompt + l.completion).join("\n")), 320)
+  mkdirSync(modelDir, { recursive: true })
+  writeFileSync(join(modelDir, "tokenizer.json"), JSON.stringify(tok))
+  const model = initGPT({ vocabSize: new Tokenizer(tok).vocabSize, blockSize: 32, nLayer: 1, nHead: 2, nEmbd: 16, mlpRatio: 2, tieWeights: true, layerNormEps: 1e-5 }, 3)
+  saveModel(modelDir, model)
+  disposeGPT(model)
+})
+afterAll(() => rmSync(root, { recursive: true, force: true }))
+
+const trainParams = (extra: Record<string, unknown> = {}) => ({ data: dataPath, steps: 6, batch_size: 4, warmup: 1, checkpoint_every: 2, ...extra })
+
+const attachAndTrain = async (method: string, name: string, extra: Record<string, unknown> = {}) => {
+  const model = artifact("build-model", modelDir)
+  const a = await runStage(attachStage, { root, name: `${name}.attach`, params: { method, rank: method === "vera" ? 16 : 4 }, inputs: { model } })
+  const t = await runStage(trainStage, { root, name: `${name}.train`, params: trainParams(extra), inputs: { model, adapter: artifact("attach-adapter", a.outDir, a.output.summary) } })
+  return { model, a, t }
+}
+
+describe.each(["lora", "lora-fa", "vera", "delta-lora", "lora-plus"])("%s", (method) => {
+  it("attach → train → eval → merge record the names the compare report reads", async () => {
+    const { model, a, t } = await attachAndTrain(method, method)
+    expect(a.output.summary).toMatchObject({ method })
+    for (const k of ["trainable_params", "frozen_params", "adapter_bytes"]) expect(a.output.summary[k]).toBeGreaterThan(0)
+    for (const k of ["train_time_s", "tokens_per_s", "peak_rss_bytes"]) expect(t.output.summary[k]).toBeGreaterThan(0)
+    expect(Number.isFinite(t.output.summary.final_loss)).toBe(true)
+    expect(t.output.summary).toMatchObject({ optimizer: "adamw", adam_eps: 1e-8, weight_decay: 0.01, schedule: "linear-warmup-cosine" })
+    for (const name of ["loss", "lr", "grad_norm", "tokens_per_s"])
+      expect(t.recorded.metrics.filter((m) => m.name === name).map((m) => m.step)).toEqual([0, 1, 2, 3, 4, 5])
+    const trained = artifact("train", t.outDir, t.output.summary)
+    const e = await runStage(evalStage, { root, name: `${method}.eval`, params: {}, inputs: { model, adapter: trained } })
+    for (const k of ["accuracy", "macro_f1", "base_accuracy", "majority_accuracy"]) expect(e.output.summary[k]).toBeGreaterThanOrEqual(0)
+    expect(e.output.summary.perplexity).toBeCloseTo(Math.exp(Number(e.output.summary.eval_loss)), 9)
+    const confusion = Object.entries(e.output.summary).filter(([k]) => k.startsWith("confusion_"))
+    expect(confusion.map(([k]) => k).sort()).toEqual(["confusion_ham_as_ham", "confusion_ham_as_spam", "confusion_spam_as_ham", "confusion_spam_as_spam"])
+    expect(confusion.reduce((n, [, v]) => n + Number(v), 0)).toBe(e.output.summary.test_examples)
+    const m = await runStage(mergeStage, { root, name: `${method}.merge`, params: {}, inputs: { model, adapter: trained } })
+    expect(m.output.summary.merge_max_abs_diff).toBeLessThanOrEqual(Number(m.output.summary.merge_tolerance))
+    expect(readFileSync(join(m.outDir, "model.safetensors")).length).toBeGreaterThan(0)
+  })
+})
+
+describe("train", () => {
+  it("interrupted after step 3, rerun from the step-2 checkpoint, ends bit-identical", async () => {
+    const whole = await attachAndTrain("lora", "whole", { steps: 6 })
+    const model = artifact("build-model", modelDir)
+    const adapter = artifact("attach-adapter", whole.a.outDir)
+    const scratchDir = join(root, "resume.scratch")
+    const abort = new AbortController()
+    const failed = await runStage(trainStage, {
+      root, name: "resume.first", params: trainParams(), inputs: { model, adapter }, scratchDir, signal: abort.signal,
+      onMetric: (step, name) => void (name === "loss" && step === 2 && abort.abort()),
+    }).catch((e: unknown) => e)
+    expect(failed).toMatchObject({ reason: "Interrupted" })
+    const resumed = await runStage(trainStage, { root, name: "resume.second", params: trainParams(), inputs: { model, adapter }, scratchDir })
+    expect(resumed.output.summary.resumed_from_step).toBe(2)
+    expect(resumed.recorded.metrics.filter((m) => m.name === "loss").map((m) => m.step)).toEqual([2, 3, 4, 5])
+    const bytes = (dir: string) => readFileSync(join(dir, "adapter_model.safetensors"))
+    expect(bytes(resumed.outDir).equals(bytes(whole.t.outDir))).toBe(true)
+    expect(resumed.output.summary.final_loss).toBe(whole.t.output.summary.final_loss)
+  })
+
+  it("a NaN loss fails as Diverged: `diverged at step N`", async () => {
+    const err = await attachAndTrain("lora", "diverge", { lr: 1e38, min_lr: 1e38, grad_clip: 0 }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ reason: "Diverged" })
+    expect(String((err as Error).message)).toMatch(/^diverged at step \d+$/)
+  })
+})
