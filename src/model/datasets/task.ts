@@ -1,0 +1,32 @@
+/**
+ * A fine-tuning task, split: what the train, eval and merge stages load.
+ */
+import { StageError } from "../../engine/stage.ts"
+import { readJsonlExamples } from "./jsonl.ts"
+import { loadSpamAssassin } from "./spam-assassin.ts"
+import { digestExamples, labelsOf, splitExamples, type Example, type SplitOptions } from "./split.ts"
+
+export type { Example, SplitOptions } from "./split.ts"
+
+export type TaskSource = "spam-assassin" | { readonly path: string }
+
+export interface Task {
+  readonly train: ReadonlyArray<Example>
+  readonly validation: ReadonlyArray<Example>
+  readonly test: ReadonlyArray<Example>
+  /** The distinct completions when they form a small label set (sorted), else []. */
+  readonly labels: ReadonlyArray<string>
+  /** sha256 of all examples before splitting (names the data by content). */
+  readonly digest: string
+}
+
+export const loadTask = async (source: TaskSource, opts: SplitOptions & { readonly bodyChars?: number }): Promise<Task> => {
+  const all = source === "spam-assassin" ? await loadSpamAssassin(opts.bodyChars) : readJsonlExamples(source.path)
+  let splits
+  try {
+    splits = splitExamples(all, opts)
+  } catch (e) {
+    throw new StageError({ reason: "InvalidData", message: (e as Error).message })
+  }
+  return { ...splits, labels: labelsOf(all), digest: digestExamples(all) }
+}
