@@ -4,7 +4,7 @@
  * trainable tensors; the method decides what each of those means.
  */
 import * as tf from "@tensorflow/tfjs"
-import { kernelName, projDims, type GPTConfig, type ProjectionHook, type ProjName } from "../model/gpt.ts"
+import { kernelName, param, projDims, type GPT, type GPTConfig, type ProjectionHook, type ProjName } from "../model/gpt.ts"
 import type { AdapterSettings, InitTensor, LayerView, Method, RunMode, Target, TensorRole } from "./method.ts"
 
 export interface AdapterTensor {
@@ -21,6 +21,13 @@ export const targetsOf = (cfg: GPTConfig, projs: ReadonlyArray<ProjName>): Targe
       out.push({ layer, proj, dIn, dOut, prefix: kernelName(layer, proj).replace(/\.kernel$/, "") })
     }
   return out
+}
+
+export interface CreateOptions {
+  /** Copy tensors of role "shared" from this adapter (VeRA's projections). */
+  readonly shareWith?: Adapter
+  /** The base model, for methods whose init reads W. */
+  readonly model?: GPT
 }
 
 export class Adapter {
@@ -43,13 +50,16 @@ export class Adapter {
   }
 
   /**
-   * Fresh initialization from the settings (seeded). With `shareWith`, tensors of role
+   * Fresh initialization from the settings (seeded); pass `model` for methods whose init reads
+   * the base weights. With `shareWith`, tensors of role
    * "shared" are copied from that adapter (VeRA's projections: PEFT's second adapter on the
    * same model); every target's ΔW is computed once so a misfit fails here, not mid-training.
    */
-  static create(method: Method, config: GPTConfig, settings: AdapterSettings, shareWith?: Adapter): Adapter {
+  static create(method: Method, config: GPTConfig, settings: AdapterSettings, opts: CreateOptions = {}): Adapter {
+    const { shareWith, model } = opts
     const s = method.normalize?.(settings) ?? settings
-    const init = method.init(targetsOf(config, s.targets), s).map((t) => {
+    const base = model === undefined ? undefined : (t: Target) => param(model, `${t.prefix}.kernel`) as tf.Tensor2D
+    const init = method.init(targetsOf(config, s.targets), s, base).map((t) => {
       const other = t.role === "shared" ? shareWith?.tensors.get(t.name) : undefined
       if (other === undefined) return t
       t.value.dispose()
@@ -59,7 +69,7 @@ export class Adapter {
     init.forEach((t) => t.value.dispose())
     if (shareWith !== undefined) {
       try {
-        a.targets.forEach((t) => a.delta(t).dispose())
+        a.targets.forEach((t) => a.delta(t, model).dispose())
       } catch (e) {
         a.dispose()
         throw e
@@ -72,9 +82,10 @@ export class Adapter {
    * From saved tensors (our layout): every name of a fresh init must be present with the same
    * shape and nothing else — a clear error instead of a silently different adapter.
    */
-  static fromTensors(method: Method, config: GPTConfig, settings: AdapterSettings, values: ReadonlyMap<string, tf.Tensor>): Adapter {
+  static fromTensors(method: Method, config: GPTConfig, settings: AdapterSettings, values: ReadonlyMap<string, tf.Tensor>, model?: GPT): Adapter {
     const s = method.normalize?.(settings) ?? settings
-    const fresh = tf.tidy(() => method.init(targetsOf(config, s.targets), s).map((t) => ({ ...t, shape: t.value.shape })))
+    const base = model === undefined ? undefined : (t: Target) => param(model, `${t.prefix}.kernel`) as tf.Tensor2D
+    const fresh = tf.tidy(() => method.init(targetsOf(config, s.targets), s, base).map((t) => ({ ...t, shape: t.value.shape })))
     const init = fresh.map((t): InitTensor => {
       t.value.dispose()
       const v = values.get(t.name)
@@ -91,7 +102,8 @@ export class Adapter {
     return this.targets.find((t) => t.layer === layer && t.proj === proj)
   }
 
-  view(target: Target): LayerView {
+  /** A method's view of one target; `model` gives it the base kernel (`LayerView.base`). */
+  view(target: Target, model?: GPT): LayerView {
     return {
       target,
       get: (local) => {
@@ -99,20 +111,24 @@ export class Adapter {
         if (t === undefined) throw new Error(`${this.method.name}: no tensor ${local} for ${target.prefix}`)
         return t.variable
       },
+      base: () => {
+        if (model === undefined) throw new Error(`${this.method.name} needs the base weight of ${target.prefix}: pass the model`)
+        return param(model, `${target.prefix}.kernel`)
+      },
     }
   }
 
   /** The forward hook; untargeted projections are left alone. */
-  hook(mode: RunMode = { training: false, dropoutSeed: 0 }): ProjectionHook {
+  hook(mode: RunMode = { training: false, dropoutSeed: 0 }, model?: GPT): ProjectionHook {
     return (x, layer, proj) => {
       const t = this.target(layer, proj)
-      return t === undefined ? null : this.method.forward(this.view(t), x, this.settings, mode)
+      return t === undefined ? null : this.method.forward(this.view(t, model), x, this.settings, mode)
     }
   }
 
   /** ΔW (d_in, d_out) of one target. */
-  delta(t: Target): tf.Tensor2D {
-    return this.method.delta(this.view(t), this.settings)
+  delta(t: Target, model?: GPT): tf.Tensor2D {
+    return this.method.delta(this.view(t, model), this.settings)
   }
 
   byRole(role: TensorRole): AdapterTensor[] {

@@ -124,7 +124,7 @@ export const loadAdapter = async (dir: string, model: GPT): Promise<Adapter> => 
   }
   try {
     for (const [name, v] of base) assignBase(model, name, v)
-    return Adapter.fromTensors(getMethod(cfg.peftlab_method), model.config, settingsOf(cfg), values)
+    return Adapter.fromTensors(getMethod(cfg.peftlab_method), model.config, settingsOf(cfg), values, model)
   } finally {
     ;[...values.values(), ...base.values()].forEach((t) => t.dispose())
   }

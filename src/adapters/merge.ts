@@ -12,7 +12,7 @@ export const mergedModel = (model: GPT, adapter: Adapter, sign: 1 | -1 = 1): GPT
   for (const t of adapter.targets) {
     const name = `${t.prefix}.kernel`
     merged.set(name, tf.tidy(() => {
-      const d = adapter.delta(t)
+      const d = adapter.delta(t, model)
       return sign === 1 ? tf.add(param(model, name), d) : tf.sub(param(model, name), d)
     }))
   }

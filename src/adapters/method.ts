@@ -55,6 +55,11 @@ export interface InitTensor {
 export interface LayerView {
   readonly target: Target
   get(localName: string): tf.Variable
+  /**
+   * The frozen base kernel W (d_in, d_out) of this target, for methods whose delta depends on
+   * it (DoRA's column norm). Throws where the caller did not pass the model.
+   */
+  base(): tf.Variable
 }
 
 export interface RunMode {
@@ -81,8 +86,11 @@ export interface Method {
   normalize?(s: AdapterSettings): AdapterSettings
   /** Parameter counts from shapes alone (oracle 8: also for models we never build). */
   counts(targets: ReadonlyArray<Pick<Target, "dIn" | "dOut">>, s: AdapterSettings): Counts
-  /** Initial tensors in a fixed order, deterministic in the settings. */
-  init(targets: ReadonlyArray<Target>, s: AdapterSettings): ReadonlyArray<InitTensor>
+  /**
+   * Initial tensors in a fixed order, deterministic in the settings. `base` gives a target's
+   * frozen kernel W when the caller has the model (DoRA's magnitude starts at ‖W‖_c).
+   */
+  init(targets: ReadonlyArray<Target>, s: AdapterSettings, base?: (t: Target) => tf.Tensor2D): ReadonlyArray<InitTensor>
   /** ΔY (N, d_out) for x (N, d_in). */
   forward(v: LayerView, x: tf.Tensor2D, s: AdapterSettings, mode: RunMode): tf.Tensor2D
   /** ΔW (d_in, d_out): the one function used by merge, unmerge and the tests. */

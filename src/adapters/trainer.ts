@@ -61,7 +61,7 @@ export class Trainer {
   /** Step `step` (0-based) at learning rate `lr`. Throws DivergedError on a NaN/inf loss or gradient. */
   step(batch: Batch, lr: number, step: number): StepResult {
     const rule = this.adapter.method.training
-    const hook = this.adapter.hook({ training: true, dropoutSeed: this.opts.seed * 1_000_003 + step })
+    const hook = this.adapter.hook({ training: true, dropoutSeed: this.opts.seed * 1_000_003 + step }, this.model)
     const { value, grads } = tf.variableGrads(
       () => maskedCrossEntropy(forward(this.model, batch.idx, hook), batch.targets, batch.mask),
       this.vars,

@@ -208,9 +208,9 @@ describe("9: VeRA sharing", () => {
 
   it("a later adapter with larger dims or rank is refused with a clear error", () => {
     const first = Adapter.create(vera, base.config, settingsFor("vera", { targets: ["q", "v"] }))
-    expect(() => Adapter.create(vera, base.config, settingsFor("vera", { targets: ["mlp_up"] }), first)).toThrow(/16→16 but h\.0\.mlp\.up needs 16→64/)
-    expect(() => Adapter.create(vera, base.config, settingsFor("vera", { targets: ["q"], rank: 16 }), first)).toThrow(/rank 8, but this adapter asks for rank 16/)
-    const second = Adapter.create(vera, base.config, settingsFor("vera", { targets: ["k"] }), first)
+    expect(() => Adapter.create(vera, base.config, settingsFor("vera", { targets: ["mlp_up"] }), { shareWith: first })).toThrow(/16→16 but h\.0\.mlp\.up needs 16→64/)
+    expect(() => Adapter.create(vera, base.config, settingsFor("vera", { targets: ["q"], rank: 16 }), { shareWith: first })).toThrow(/rank 8, but this adapter asks for rank 16/)
+    const second = Adapter.create(vera, base.config, settingsFor("vera", { targets: ["k"] }), { shareWith: first })
     expect(values(second.tensors.get("vera_A")!.variable)).toEqual(values(first.tensors.get("vera_A")!.variable))
     ;[first, second].forEach((a) => a.dispose())
   })

@@ -51,7 +51,7 @@ export const attach = (ctx: StageContext<AttachParams>): Effect.Effect<StageOutp
           lorafa_projection: p.lorafa_projection,
         },
       })
-      adapter = Adapter.create(method, model.config, settings)
+      adapter = Adapter.create(method, model.config, settings, { model })
       await saveAdapter(ctx.outDir, adapter)
       const summary = {
         ...settingsSummary(adapter),

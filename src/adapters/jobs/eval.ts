@@ -25,7 +25,7 @@ export const evalStage = (ctx: StageContext<EvalParams>): Effect.Effect<StageOut
       const base = evaluate(model, undefined, tokenizer, data, opts)
       ctx.progress({ step: 1, total: 2, message: `zero-shot accuracy ${base.accuracy.toFixed(3)}` })
       adapter = await loadAdapter(adapterDir, model)
-      const r = evaluate(model, adapter.hook(), tokenizer, data, opts)
+      const r = evaluate(model, adapter.hook(undefined, model), tokenizer, data, opts)
       ctx.progress({ step: 2, total: 2, message: `accuracy ${r.accuracy.toFixed(3)}` })
       const majority = majorityAccuracy(task.train, test)
       return {

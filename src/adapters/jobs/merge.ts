@@ -28,7 +28,7 @@ export const merge = (ctx: StageContext<MergeParams>): Effect.Effect<StageOutput
       const examples = task.test.slice(0, p.verify_examples)
       const batch = collate(examples.map((e) => encodeExample(tokenizer, e, model.config.blockSize)))
       const [diff, scale] = tf.tidy(() => {
-        const ya = forward(model, batch.idx, (adapter as Adapter).hook())
+        const ya = forward(model, batch.idx, (adapter as Adapter).hook(undefined, model))
         const ym = forward(merged as GPT, batch.idx)
         return [tf.max(tf.abs(tf.sub(ym, ya))).dataSync()[0] ?? NaN, tf.max(tf.abs(ya)).dataSync()[0] ?? NaN]
       })
