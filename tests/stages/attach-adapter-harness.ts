@@ -34,6 +34,7 @@ export const runStage = async (
     readonly scratchDir?: string
     readonly signal?: AbortSignal
     readonly onMetric?: (step: number | null, name: string, value: number) => void
+    readonly backend?: "cpu" | "wasm"
   },
 ): Promise<StageRun> => {
   const outDir = join(o.root, o.name)
@@ -49,7 +50,7 @@ export const runStage = async (
     outDir,
     scratchDir,
     projectDir: process.cwd(),
-    backend: "cpu",
+    backend: o.backend ?? "cpu",
     signal: o.signal ?? new AbortController().signal,
     progress: () => undefined,
     metric: (step, name, value) => {
