@@ -7,7 +7,7 @@
  * methods can target each by name (METHODS.md: the papers adapt q and v).
  */
 import * as tf from "@tensorflow/tfjs"
-import { gelu, invalidateTransposed, layerNorm, matmul } from "./ops.ts"
+import { batchMatmul, dense, gelu, invalidateTransposed, layerNorm, matmul } from "./ops.ts"
 
 export interface GPTConfig {
   readonly vocabSize: number // tokenizer vocabulary size
@@ -146,7 +146,7 @@ interface ForwardContext {
 
 /** x (N, d_in) → (N, d_out): the frozen-or-trained base projection plus any adapter delta. */
 const linear = (ctx: ForwardContext, x: tf.Tensor2D, layer: number, proj: ProjName): tf.Tensor2D => {
-  const base = tf.add(matmul(x, param(ctx.model, kernelName(layer, proj)) as tf.Tensor2D), param(ctx.model, biasName(layer, proj)))
+  const base = dense(x, param(ctx.model, kernelName(layer, proj)) as tf.Tensor2D, param(ctx.model, biasName(layer, proj)) as tf.Tensor1D)
   const delta = ctx.hook?.(x, layer, proj) ?? null
   return (delta === null ? base : tf.add(base, delta)) as tf.Tensor2D
 }
@@ -161,12 +161,12 @@ const attention = (ctx: ForwardContext, x: tf.Tensor2D, layer: number): tf.Tenso
   const q = heads(linear(ctx, x, layer, "q"))
   const k = heads(linear(ctx, x, layer, "k"))
   const v = heads(linear(ctx, x, layer, "v"))
-  const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(hs)) // (B·nh, T, T)
+  const scores = tf.mul(batchMatmul(q, tf.transpose(k, [0, 2, 1]) as tf.Tensor3D), 1 / Math.sqrt(hs)) // (B·nh, T, T)
   // Causal mask: position t attends to ≤ t. Additive −1e9 rather than −∞ keeps the softmax
   // gradient finite on every backend.
   const mask = tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([T, T]), -1, 0)), -1e9) // (T, T)
-  const att = tf.softmax(tf.add(scores, mask), -1)
-  const y = tf.matMul(att, v) // (B·nh, T, hs)
+  const att = tf.softmax(tf.add(scores, mask), -1) as tf.Tensor3D
+  const y = batchMatmul(att, v) // (B·nh, T, hs)
   const merged = tf.reshape(tf.transpose(tf.reshape(y, [B, nHead, T, hs]), [0, 2, 1, 3]), [B * T, nEmbd]) as tf.Tensor2D
   return linear(ctx, merged, layer, "o")
 }

@@ -30,7 +30,7 @@ export const plainMatmul = (a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D => tf.m
 
 /** a (n, k) · b (k, m) with a backward pass that never sets transpose flags. */
 export const transposeFreeMatmul = (a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D => {
-  if (b instanceof tf.Variable && !b.trainable) {
+  if (frozen(b)) {
     const bT = cachedTranspose(b) // (m, k)
     const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
       value: tf.matMul(args[0] as tf.Tensor2D, b),
@@ -50,6 +50,72 @@ export const transposeFreeMatmul = (a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D
     }
   })
   return f(a, b) as tf.Tensor2D
+}
+
+/** x (n, k) · w (k, m) + b (m,): a dense layer, on wasm with the transpose-free gradient. */
+export const dense = (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D =>
+  fastPath ? transposeFreeDense(x, w, b) : (tf.add(tf.matMul(x, w), b) as tf.Tensor2D)
+
+const frozen = (t: tf.Tensor): t is tf.Variable => t instanceof tf.Variable && !t.trainable
+
+/**
+ * As `transposeFreeMatmul`, plus the bias; its gradient Σ_rows dy is computed as 1ᵀ·dy, a
+ * matmul XNNPACK runs fast, where wasm's Sum over axis 0 transposes first.
+ */
+export const transposeFreeDense = (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D => {
+  if (frozen(w) && frozen(b)) return tf.add(transposeFreeMatmul(x, w), b) as tf.Tensor2D
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [xi, wi, bi, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc]
+    save([xi, wi])
+    return {
+      value: tf.add(tf.matMul(xi, wi), bi),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D]
+        const d = dy as tf.Tensor2D // (n, m)
+        const ones = tf.ones([1, d.shape[0]]) as tf.Tensor2D
+        return [tf.matMul(d, tf.transpose(ws)), tf.matMul(tf.transpose(xs), d), tf.reshape(tf.matMul(ones, d), [d.shape[1]])]
+      },
+    }
+  })
+  return f(x, w, b) as tf.Tensor2D
+}
+
+/**
+ * Batched matmul a (G, n, k) · b (G, k, m) → (G, n, m): attention's per-head products.
+ * wasm runs batched matmuls in a naive loop (~2 GFLOP/s); on wasm we instead cut the G
+ * 2-D products out (cheap with our Slice kernel), run each through XNNPACK and concatenate,
+ * with the same scheme for the gradient: da = dy·bᵀ, db = aᵀ·dy.
+ */
+export const batchMatmul = (a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D => (fastPath ? slicedBatchMatmulWithGrad(a, b) : tf.matMul(a, b))
+
+const transposeLast = (t: tf.Tensor3D): tf.Tensor3D => tf.transpose(t, [0, 2, 1])
+
+/** Forward only: G slices → G 2-D matmuls → concat. */
+export const slicedBatchMatmul = (a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D =>
+  tf.tidy(() => {
+    const [G, n, k] = a.shape
+    const m = b.shape[2]
+    const a2 = tf.reshape(a, [G * n, k]) as tf.Tensor2D
+    const b2 = tf.reshape(b, [G * k, m]) as tf.Tensor2D
+    const parts: tf.Tensor2D[] = []
+    for (let g = 0; g < G; g++) parts.push(tf.matMul(tf.slice(a2, [g * n, 0], [n, k]), tf.slice(b2, [g * k, 0], [k, m])))
+    return tf.reshape(tf.concat(parts, 0), [G, n, m]) as tf.Tensor3D
+  })
+
+const slicedBatchMatmulWithGrad = (a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D => {
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [x, y, save] = args as [tf.Tensor3D, tf.Tensor3D, tf.GradSaveFunc]
+    save([x, y])
+    return {
+      value: slicedBatchMatmul(x, y),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ys] = saved as [tf.Tensor3D, tf.Tensor3D]
+        const d = dy as tf.Tensor3D
+        return [slicedBatchMatmul(d, transposeLast(ys)), slicedBatchMatmul(transposeLast(xs), d)]
+      },
+    }
+  })
+  return f(a, b) as tf.Tensor3D
 }
 
 interface Cached {

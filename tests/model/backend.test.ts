@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs"
 import { describe, expect, it } from "vitest"
 import { initBackend, unsortedSegmentSum } from "../../src/model/backend.ts"
 import { resolveBackend } from "../../src/model/backend-probe.ts"
-import { cachedTransposeCount, invalidateTransposed, matmulFastPath, plainMatmul, transposeFreeMatmul } from "../../src/model/ops.ts"
+import { batchMatmul, cachedTransposeCount, dense, invalidateTransposed, matmulFastPath, plainMatmul, transposeFreeMatmul } from "../../src/model/ops.ts"
 
 /** Values and gradients of sum(f(a, b) ⊙ r) w.r.t. a and b, as plain arrays. */
 const valueAndGrads = (mm: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D, a: tf.Variable, b: tf.Variable, r: tf.Tensor2D) =>
@@ -79,6 +79,50 @@ describe("backends", () => {
     invalidateTransposed(w)
     expect(tf.memory().numTensors).toBe(before)
     tf.dispose([x, w, r])
+  })
+
+  it("wasm: our Slice kernel gives the cpu backend's slices (contiguous, strided, rank 1–3, int32)", async () => {
+    const cases = () =>
+      tf.tidy(() => {
+        const x3 = tf.range(0, 2 * 3 * 4).reshape([2, 3, 4])
+        const x2 = tf.range(0, 30, 1, "int32").reshape([5, 6])
+        return [
+          tf.slice(x3, [1, 0, 0], [1, 3, 4]),
+          tf.slice(x3, [0, 1, 1], [2, 2, 2]),
+          tf.slice(x2, [1, 2], [3, -1]),
+          tf.slice(tf.range(0, 10), [3], [4]),
+        ].map((t) => ({ dtype: t.dtype, shape: t.shape, values: t.arraySync() }))
+      })
+    await initBackend("cpu")
+    const cpu = cases()
+    await initBackend("wasm")
+    expect(cases()).toEqual(cpu)
+  })
+
+  it("wasm: dense and the sliced batched matmul give the plain ops' values and gradients", async () => {
+    await initBackend("wasm")
+    const close = (p: number[], f: number[]) => f.forEach((v, i) => expect(v).toBeCloseTo(p[i] ?? NaN, 4))
+    const x = tf.variable(tf.randomNormal([6, 4], 0, 1, "float32", 7), true)
+    const w = tf.variable(tf.randomNormal([4, 3], 0, 1, "float32", 8), true)
+    const b = tf.variable(tf.randomNormal([3], 0, 1, "float32", 9), true)
+    const run = (f: () => tf.Tensor) =>
+      tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(() => tf.sum(tf.sin(f())) as tf.Scalar, [x, w, b])
+        return [value, ...[x, w, b].map((v) => grads[v.name] as tf.Tensor)].map((t) => [...t.dataSync()])
+      })
+    const plain = run(() => tf.add(tf.matMul(x, w), b))
+    run(() => dense(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D)).forEach((f, i) => close(plain[i] as number[], f))
+    const p = tf.variable(tf.randomNormal([5, 3, 4], 0, 1, "float32", 10), true)
+    const q = tf.variable(tf.randomNormal([5, 4, 2], 0, 1, "float32", 11), true)
+    const run3 = (f: () => tf.Tensor) =>
+      tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(() => tf.sum(tf.sin(f())) as tf.Scalar, [p, q])
+        return [value, grads[p.name] as tf.Tensor, grads[q.name] as tf.Tensor].map((t) => [...t.dataSync()])
+      })
+    const plain3 = run3(() => tf.matMul(p, q))
+    const fast3 = run3(() => batchMatmul(p as tf.Tensor3D, q as tf.Tensor3D))
+    fast3.forEach((f, i) => close(plain3[i] as number[], f))
+    tf.dispose([x, w, b, p, q])
   })
 
   it("cpu: the fast path is off", async () => {

