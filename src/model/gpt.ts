@@ -7,7 +7,7 @@
  * methods can target each by name (METHODS.md: the papers adapt q and v).
  */
 import * as tf from "@tensorflow/tfjs"
-import { batchMatmul, dense, gelu, invalidateTransposed, layerNorm, matmul } from "./ops.ts"
+import { batchMatmul, dense, gelu, invalidateTransposed, layerNorm, matmul, matmulFastPath, weightedSoftmaxCrossEntropy } from "./ops.ts"
 
 export interface GPTConfig {
   readonly vocabSize: number // tokenizer vocabulary size
@@ -190,8 +190,9 @@ export const forward = (model: GPT, idx: tf.Tensor2D, hook?: ProjectionHook): tf
   const ctx: ForwardContext = { model, hook, B, T }
   const wte = param(model, "wte") as tf.Tensor2D
   const tok = tf.gather(wte, tf.reshape(idx, [B * T])) // (N, C)
-  const pos = tf.tile(tf.slice(param(model, "wpe"), [0, 0], [T, cfg.nEmbd]), [B, 1]) // (N, C)
-  let x = tf.add(tok, pos) as tf.Tensor2D
+  const pos = tf.slice(param(model, "wpe"), [0, 0], [T, cfg.nEmbd]) // (T, C)
+  // Broadcast over the batch rather than tf.tile: wasm's Tile is slow (10 ms at B·T = 1024).
+  let x = tf.reshape(tf.add(tf.reshape(tok, [B, T, cfg.nEmbd]), pos), [B * T, cfg.nEmbd]) as tf.Tensor2D
   for (let l = 0; l < cfg.nLayer; l++) x = block(ctx, x, l)
   x = layerNorm(x, param(model, "ln_f.gamma") as tf.Tensor1D, param(model, "ln_f.beta") as tf.Tensor1D, cfg.layerNormEps) as tf.Tensor2D
   const head = cfg.tieWeights ? tf.transpose(wte) : (param(model, "lm_head.kernel") as tf.Tensor2D) // (C, V)
@@ -205,9 +206,12 @@ export const forward = (model: GPT, idx: tf.Tensor2D, hook?: ProjectionHook): tf
 export const maskedCrossEntropy = (logits: tf.Tensor3D, targets: tf.Tensor2D, mask?: tf.Tensor2D): tf.Scalar =>
   tf.tidy(() => {
     const [B, T, V] = logits.shape
-    const logp = tf.logSoftmax(tf.reshape(logits, [B * T, V])) // (N, V)
-    const nll = tf.neg(tf.sum(tf.mul(logp, tf.oneHot(tf.reshape(targets, [B * T]), V)), -1)) // (N,)
-    if (mask === undefined) return tf.mean(nll) as tf.Scalar
-    const m = tf.reshape(tf.cast(mask, "float32"), [B * T])
-    return tf.div(tf.sum(tf.mul(nll, m)), tf.maximum(tf.sum(m), 1)) as tf.Scalar
+    const flat = tf.reshape(logits, [B * T, V]) as tf.Tensor2D // (N, V)
+    const onehot = tf.oneHot(tf.reshape(targets, [B * T]), V) as tf.Tensor2D // (N, V)
+    // Per-position weights summing to 1 over the counted positions: 1/N, or mask/Σmask.
+    const m = mask === undefined ? null : tf.reshape(tf.cast(mask, "float32"), [B * T])
+    const weights = m === null ? tf.fill([B * T], 1 / (B * T)) : tf.div(m, tf.maximum(tf.sum(m), 1))
+    if (matmulFastPath()) return weightedSoftmaxCrossEntropy(flat, onehot, weights as tf.Tensor1D)
+    const nll = tf.neg(tf.sum(tf.mul(tf.logSoftmax(flat), onehot), -1)) // (N,)
+    return tf.sum(tf.mul(nll, weights)) as tf.Scalar
   })

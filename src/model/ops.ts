@@ -156,6 +156,32 @@ const sweepDisposed = (): void => {
 /** Number of cached transposes (tests count tensors). */
 export const cachedTransposeCount = (): number => transposedCache.size
 
+/**
+ * Σ_i w_i · (−log softmax(logits_i)[target_i]) with a hand-written gradient
+ * (softmax − onehot)·w: one exp over the (N, V) logits instead of autodiff's three passes.
+ * logits (N, V), onehot (N, V) of the targets, w (N,). Only logits get a gradient.
+ */
+export const weightedSoftmaxCrossEntropy = (logits: tf.Tensor2D, onehot: tf.Tensor2D, w: tf.Tensor1D): tf.Scalar => {
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc]
+    const max = tf.max(x, -1, true) // (N, 1)
+    const e = tf.exp(tf.sub(x, max))
+    const sum = tf.sum(e, -1, true)
+    const lse = tf.add(tf.log(sum), max) // (N, 1)
+    const nll = tf.sub(tf.reshape(lse, [-1]), tf.sum(tf.mul(x, onehot), -1)) // (N,)
+    // onehot and w are saved too: the caller's tidy may dispose them before the backward pass.
+    save([tf.div(e, sum), onehot, w])
+    return {
+      value: tf.sum(tf.mul(nll, w)) as tf.Scalar,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [probs, oh, ws] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D]
+        return tf.mul(tf.sub(probs, oh), tf.mul(tf.reshape(ws, [-1, 1]), dy))
+      },
+    }
+  })
+  return f(logits) as tf.Scalar
+}
+
 /** GELU, tanh approximation (GPT-2's "gelu_new"); x*x*x because pow is slow on wasm. */
 export const gelu = (x: tf.Tensor): tf.Tensor =>
   tf.tidy(() => {

@@ -6,10 +6,15 @@
  * - wasm's `Slice` reads its input through `readSync`, which copies the WHOLE input out of
  *   the heap for every slice (200 µs to cut 8 KB from 512 KB). Ours reads a heap view.
  *   Attention's per-head matmuls (ops.batchMatmul) depend on cheap slices.
+ * - wasm's `Identity` copies its input. tfjs clones (= Identity) every tensor it saves for
+ *   the backward pass, so each step copied hundreds of activations. Ours shares the data
+ *   with a reference count, as the cpu backend and wasm's own Reshape do (tensors are
+ *   immutable; a Variable's assign switches to new data rather than writing in place).
  */
 import * as tf from "@tensorflow/tfjs"
 
 interface WasmBackend {
+  incRef(dataId: tf.DataId): void
   readSync(dataId: tf.DataId): ArrayLike<number>
   makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number, values?: Float32Array | Int32Array): tf.TensorInfo
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array
@@ -71,6 +76,22 @@ const sliceKernel =
     return out
   }
 
+const identityKernel =
+  (fallback: tf.KernelFunc): tf.KernelFunc =>
+  (args) => {
+    const x = (args.inputs as { x: tf.TensorInfo }).x
+    if (x.dtype === "string") return fallback(args)
+    ;(args.backend as unknown as WasmBackend).incRef(x.dataId)
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype }
+  }
+
+const replace = (name: string, make: (fallback: tf.KernelFunc) => tf.KernelFunc): void => {
+  const original = tf.getKernel(name, "wasm")
+  if (original === undefined) return
+  tf.unregisterKernel(name, "wasm")
+  tf.registerKernel({ ...original, kernelFunc: make(original.kernelFunc) })
+}
+
 let registered = false
 
 export const registerWasmKernels = (): void => {
@@ -79,9 +100,6 @@ export const registerWasmKernels = (): void => {
   if (tf.getKernel("UnsortedSegmentSum", "wasm") === undefined) {
     tf.registerKernel({ kernelName: "UnsortedSegmentSum", backendName: "wasm", kernelFunc: segmentSumKernel })
   }
-  const original = tf.getKernel("Slice", "wasm")
-  if (original !== undefined) {
-    tf.unregisterKernel("Slice", "wasm")
-    tf.registerKernel({ ...original, kernelFunc: sliceKernel(original.kernelFunc) })
-  }
+  replace("Slice", sliceKernel)
+  replace("Identity", identityKernel)
 }

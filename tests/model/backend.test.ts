@@ -2,7 +2,8 @@ import * as tf from "@tensorflow/tfjs"
 import { describe, expect, it } from "vitest"
 import { initBackend, unsortedSegmentSum } from "../../src/model/backend.ts"
 import { resolveBackend } from "../../src/model/backend-probe.ts"
-import { batchMatmul, cachedTransposeCount, dense, invalidateTransposed, matmulFastPath, plainMatmul, transposeFreeMatmul } from "../../src/model/ops.ts"
+import { maskedCrossEntropy } from "../../src/model/gpt.ts"
+import { batchMatmul, cachedTransposeCount, dense, invalidateTransposed, matmulFastPath, plainMatmul, setMatmulFastPath, transposeFreeMatmul } from "../../src/model/ops.ts"
 
 /** Values and gradients of sum(f(a, b) ⊙ r) w.r.t. a and b, as plain arrays. */
 const valueAndGrads = (mm: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D, a: tf.Variable, b: tf.Variable, r: tf.Tensor2D) =>
@@ -123,6 +124,39 @@ describe("backends", () => {
     const fast3 = run3(() => batchMatmul(p as tf.Tensor3D, q as tf.Tensor3D))
     fast3.forEach((f, i) => close(plain3[i] as number[], f))
     tf.dispose([x, w, b, p, q])
+  })
+
+  it("wasm: the hand-written cross-entropy gradient equals autodiff's (with and without a mask)", async () => {
+    await initBackend("wasm")
+    const logits = tf.variable(tf.randomNormal([2, 3, 5], 0, 2, "float32", 12), true)
+    const targets = tf.tensor2d([[1, 4, 0], [2, 2, 3]], [2, 3], "int32")
+    const mask = tf.tensor2d([[0, 1, 1], [0, 0, 1]])
+    const run = (fast: boolean, m?: tf.Tensor2D) =>
+      tf.tidy(() => {
+        setMatmulFastPath(fast)
+        const { value, grads } = tf.variableGrads(() => maskedCrossEntropy(logits as tf.Tensor3D, targets, m), [logits])
+        return [value.dataSync()[0] as number, [...(grads[logits.name] as tf.Tensor).dataSync()]] as const
+      })
+    for (const m of [undefined, mask]) {
+      const [pv, pg] = run(false, m)
+      const [fv, fg] = run(true, m)
+      expect(fv).toBeCloseTo(pv, 5)
+      fg.forEach((g, i) => expect(g).toBeCloseTo(pg[i] ?? NaN, 6))
+    }
+    tf.dispose([logits, targets, mask])
+  })
+
+  it("wasm: Identity (tf.clone) shares data and frees it with the last reference", async () => {
+    await initBackend("wasm")
+    const ids = () => tf.engine().backend.numDataIds() // buffers the backend holds
+    const before = ids()
+    const a = tf.tensor1d([1, 2, 3])
+    const b = tf.clone(a)
+    expect(ids()).toBe(before + 1)
+    a.dispose()
+    expect([...b.dataSync()]).toEqual([1, 2, 3])
+    b.dispose()
+    expect(ids()).toBe(before)
   })
 
   it("cpu: the fast path is off", async () => {
