@@ -182,16 +182,74 @@ export const weightedSoftmaxCrossEntropy = (logits: tf.Tensor2D, onehot: tf.Tens
   return f(logits) as tf.Scalar
 }
 
+const GELU_C = Math.sqrt(2 / Math.PI)
+
 /** GELU, tanh approximation (GPT-2's "gelu_new"); x*x*x because pow is slow on wasm. */
-export const gelu = (x: tf.Tensor): tf.Tensor =>
+export const gelu = (x: tf.Tensor): tf.Tensor => (fastPath ? geluWithGrad(x) : geluAutodiff(x))
+
+const geluAutodiff = (x: tf.Tensor): tf.Tensor =>
   tf.tidy(() => {
-    const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.mul(tf.mul(x, x), x))))
+    const inner = tf.mul(GELU_C, tf.add(x, tf.mul(0.044715, tf.mul(tf.mul(x, x), x))))
     return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)))
   })
 
+/**
+ * The same GELU with its derivative written out (fewer kernels than autodiff, which also
+ * clones every intermediate it saves):
+ *   y' = ½(1 + t) + ½·x·(1 − t²)·c·(1 + 3·0.044715·x²),  t = tanh(c·(x + 0.044715·x³)).
+ */
+export const geluWithGrad = (x: tf.Tensor): tf.Tensor => {
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [xi, save] = args as [tf.Tensor, tf.GradSaveFunc]
+    const x2 = tf.mul(xi, xi)
+    const t = tf.tanh(tf.mul(tf.mul(xi, tf.add(1, tf.mul(0.044715, x2))), GELU_C))
+    save([xi, t])
+    return {
+      value: tf.mul(tf.mul(xi, 0.5), tf.add(t, 1)),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ts] = saved as [tf.Tensor, tf.Tensor]
+        const du = tf.mul(tf.add(tf.mul(tf.mul(xs, xs), 3 * 0.044715 * GELU_C), GELU_C), tf.sub(1, tf.mul(ts, ts)))
+        return tf.mul(dy, tf.mul(tf.add(tf.add(ts, 1), tf.mul(xs, du)), 0.5))
+      },
+    }
+  })
+  return f(x)
+}
+
 /** LayerNorm over the last axis. */
 export const layerNorm = (x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): tf.Tensor =>
+  fastPath && x.rank === 2 ? layerNormWithGrad(x as tf.Tensor2D, gamma, beta, eps) : layerNormAutodiff(x, gamma, beta, eps)
+
+const layerNormAutodiff = (x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): tf.Tensor =>
   tf.tidy(() => {
     const { mean, variance } = tf.moments(x, -1, true)
     return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), gamma), beta)
   })
+
+/**
+ * LayerNorm of x (N, C) with the textbook gradient, x̂ = (x − μ)·r, r = 1/√(σ² + ε):
+ *   dx = r · (g − mean(g) − x̂ · mean(g ⊙ x̂)),  g = dy ⊙ γ;   dγ = 1ᵀ(dy ⊙ x̂),  dβ = 1ᵀ dy
+ * (row sums as matmuls with a ones row: fast on wasm, where Sum over axis 0 transposes).
+ */
+export const layerNormWithGrad = (x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): tf.Tensor2D => {
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [xi, g, b, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc]
+    const centered = tf.sub(xi, tf.mean(xi, -1, true))
+    const r = tf.rsqrt(tf.add(tf.mean(tf.mul(centered, centered), -1, true), eps)) // (N, 1)
+    const xhat = tf.mul(centered, r)
+    save([xhat, r, g])
+    return {
+      value: tf.add(tf.mul(xhat, g), b),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xh, rs, gs] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D]
+        const d = dy as tf.Tensor2D
+        const gx = tf.mul(d, gs)
+        const dx = tf.mul(rs, tf.sub(tf.sub(gx, tf.mean(gx, -1, true)), tf.mul(xh, tf.mean(tf.mul(gx, xh), -1, true))))
+        const ones = tf.ones([1, d.shape[0]]) as tf.Tensor2D
+        const C = d.shape[1]
+        return [dx, tf.reshape(tf.matMul(ones, tf.mul(d, xh) as tf.Tensor2D), [C]), tf.reshape(tf.matMul(ones, d), [C])]
+      },
+    }
+  })
+  return f(x, gamma, beta) as tf.Tensor2D
+}

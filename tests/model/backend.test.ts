@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest"
 import { initBackend, unsortedSegmentSum } from "../../src/model/backend.ts"
 import { resolveBackend } from "../../src/model/backend-probe.ts"
 import { maskedCrossEntropy } from "../../src/model/gpt.ts"
-import { batchMatmul, cachedTransposeCount, dense, invalidateTransposed, matmulFastPath, plainMatmul, setMatmulFastPath, transposeFreeMatmul } from "../../src/model/ops.ts"
+import { batchMatmul, cachedTransposeCount, dense, gelu, invalidateTransposed, layerNorm, matmulFastPath, plainMatmul, setMatmulFastPath, transposeFreeMatmul } from "../../src/model/ops.ts"
 
 /** Values and gradients of sum(f(a, b) ⊙ r) w.r.t. a and b, as plain arrays. */
 const valueAndGrads = (mm: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D, a: tf.Variable, b: tf.Variable, r: tf.Tensor2D) =>
@@ -157,6 +157,23 @@ describe("backends", () => {
     expect([...b.dataSync()]).toEqual([1, 2, 3])
     b.dispose()
     expect(ids()).toBe(before)
+  })
+
+  it("wasm: LayerNorm and GELU with hand-written gradients equal autodiff's", async () => {
+    await initBackend("wasm")
+    const x = tf.variable(tf.randomNormal([5, 6], 0.5, 2, "float32", 13), true)
+    const g = tf.variable(tf.randomNormal([6], 1, 0.3, "float32", 14), true)
+    const b = tf.variable(tf.randomNormal([6], 0, 0.3, "float32", 15), true)
+    const r = tf.randomNormal([5, 6], 0, 1, "float32", 16)
+    const run = (fast: boolean) =>
+      tf.tidy(() => {
+        setMatmulFastPath(fast)
+        const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(gelu(layerNorm(x, g as tf.Tensor1D, b as tf.Tensor1D, 1e-5)), r)) as tf.Scalar, [x, g, b])
+        return [value, ...[x, g, b].map((v) => grads[v.name] as tf.Tensor)].map((t) => [...t.dataSync()])
+      })
+    const plain = run(false)
+    run(true).forEach((f, i) => f.forEach((v, j) => expect(v).toBeCloseTo(plain[i]?.[j] ?? NaN, 4)))
+    tf.dispose([x, g, b, r])
   })
 
   it("cpu: the fast path is off", async () => {
