@@ -1,31 +1,49 @@
 /**
  * `--backend auto|tensorflow|wasm|cpu` → the backend a run will use, decided once in the
  * parent process (it is part of every fingerprint). `auto` prefers tfjs-node-gpu when it
- * loads, then wasm, then cpu; an explicit name must work or the run stops here.
+ * loads, then wasm, then cpu.
+ *
+ * Kept cheap for the parent (DESIGN: start-up is part of the product): tfjs itself is only
+ * imported when tfjs-node-gpu is installed and must be tried; wasm and cpu ship with
+ * @tensorflow/tfjs and need no probe beyond WebAssembly being there.
  */
+import { createRequire } from "node:module"
 import type { BackendName } from "../engine/stage.ts"
 
 export type BackendRequest = "auto" | BackendName
 
-const loads = async (name: BackendName): Promise<boolean> => {
+const require = createRequire(import.meta.url)
+
+const resolvable = (pkg: string): boolean => {
   try {
-    const { initBackend } = await import("./backend.ts")
-    await initBackend(name)
+    require.resolve(pkg)
     return true
   } catch {
     return false
   }
 }
 
-/**
- * Probing initializes the backend in this process (a failed tfjs-node-gpu import is cheap:
- * the native binding is missing, so it throws at once; a half-installed copy throws too).
- */
-export const resolveBackend = async (requested: BackendRequest): Promise<BackendName> => {
-  if (requested !== "auto") {
-    if (!(await loads(requested))) throw new Error(`backend ${requested} is not available here`)
-    return requested
+/** The guarded import: a missing or half-installed tfjs-node-gpu (no native binding) throws here. */
+const tensorflowLoads = async (): Promise<boolean> => {
+  if (!resolvable("@tensorflow/tfjs-node-gpu")) return false
+  try {
+    const { loadTensorflow } = await import("./backend.ts")
+    return await loadTensorflow()
+  } catch {
+    return false
   }
-  for (const name of ["tensorflow", "wasm", "cpu"] as const) if (await loads(name)) return name
-  throw new Error("no tfjs backend initializes here")
+}
+
+const wasmAvailable = (): boolean =>
+  typeof (globalThis as { WebAssembly?: unknown }).WebAssembly === "object" && resolvable("@tensorflow/tfjs-backend-wasm")
+
+export const resolveBackend = async (requested: BackendRequest): Promise<BackendName> => {
+  if (requested === "tensorflow") {
+    if (!(await tensorflowLoads())) throw new Error("backend tensorflow is not available here: @tensorflow/tfjs-node-gpu does not load")
+    return "tensorflow"
+  }
+  if (requested === "wasm" && !wasmAvailable()) throw new Error("backend wasm is not available here")
+  if (requested !== "auto") return requested
+  if (await tensorflowLoads()) return "tensorflow"
+  return wasmAvailable() ? "wasm" : "cpu"
 }
