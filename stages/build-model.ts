@@ -21,7 +21,7 @@ export const BuildModelParams = Schema.Struct({
   n_embd: positiveInt(128), // residual width
   block_size: positiveInt(64), // context length in tokens
   tie: withDefault(Schema.Boolean, true), // output head = token embeddingᵀ
-  steps: positiveInt(600),
+  steps: positiveInt(700),
   batch_size: positiveInt(16),
   lr: withDefault(Schema.Number.check(Schema.isGreaterThan(0)), 3e-3),
   min_lr: nonNegative(3e-4),

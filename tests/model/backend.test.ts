@@ -3,7 +3,7 @@ import * as tf from "@tensorflow/tfjs"
 import { describe, expect, it } from "vitest"
 import { initBackend, unsortedSegmentSum } from "../../src/model/backend.ts"
 import { resolveBackend } from "../../src/model/backend-probe.ts"
-import { maskedCrossEntropy } from "../../src/model/gpt.ts"
+import { defaultConfig, disposeGPT, forward, initGPT, maskedCrossEntropy } from "../../src/model/gpt.ts"
 import { batchMatmul, cachedTransposeCount, dense, gelu, invalidateTransposed, layerNorm, matmulFastPath, plainMatmul, setMatmulFastPath, transposeFreeMatmul } from "../../src/model/ops.ts"
 
 /** Values and gradients of sum(f(a, b) ⊙ r) w.r.t. a and b, as plain arrays. */
@@ -182,6 +182,32 @@ describe("backends", () => {
     const plain = run(false)
     run(true).forEach((f, i) => f.forEach((v, j) => expect(v).toBeCloseTo(plain[i]?.[j] ?? NaN, 4)))
     tf.dispose([x, g, b, r])
+  })
+
+  it("wasm: the whole model's gradients with every fast path equal plain tfjs autodiff's", async () => {
+    await initBackend("wasm")
+    const model = initGPT({ ...defaultConfig, vocabSize: 40, blockSize: 8, nLayer: 2, nHead: 2, nEmbd: 16 }, 4)
+    const vars = [...model.params.values()]
+    const idx = tf.randomUniform([3, 8], 0, 40, "int32", 1) as tf.Tensor2D
+    const tgt = tf.randomUniform([3, 8], 0, 40, "int32", 2) as tf.Tensor2D
+    const grads = (fast: boolean) =>
+      tf.tidy(() => {
+        setMatmulFastPath(fast)
+        const { value, grads: g } = tf.variableGrads(() => maskedCrossEntropy(forward(model, idx), tgt), vars)
+        return { loss: value.dataSync()[0], g: vars.map((v) => [...(g[v.name] as tf.Tensor).dataSync()]) }
+      })
+    const plain = grads(false)
+    const fast = grads(true)
+    expect(fast.loss).toBeCloseTo(plain.loss ?? NaN, 5)
+    ;[...model.params.keys()].forEach((name, i) => {
+      // ∂loss/∂(key bias) is exactly 0 (softmax ignores a per-row constant): both are rounding noise.
+      if (name.endsWith("attn.k.bias")) return
+      const [a, b] = [plain.g[i] as number[], fast.g[i] as number[]]
+      const err = Math.hypot(...a.map((x, j) => x - (b[j] ?? NaN))) / Math.hypot(...a)
+      expect(err, name).toBeLessThan(1e-4)
+    })
+    tf.dispose([idx, tgt])
+    disposeGPT(model)
   })
 
   it("cpu: the fast path is off", async () => {
