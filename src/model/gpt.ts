@@ -106,14 +106,16 @@ export const parameterSpecs = (cfg: GPTConfig): ParamSpec[] => {
 }
 
 /**
- * A fresh model; the k-th normal-initialized parameter draws from seed·1000 + k.
+ * A fresh model; the k-th normal-initialized parameter (k = 1, 2, …) draws from tfjs seed
+ * seed·1000 + k. Never seed 0: tfjs reads a falsy seed as "unseeded" (Math.random), which
+ * made `wte` of seed 0 differ run to run.
  * Variables get tfjs's unique auto names (two models may live in one process); `params`
  * carries the meaningful names.
  */
 export const initGPT = (cfg: GPTConfig, seed: number): GPT => {
   if (cfg.nEmbd % cfg.nHead !== 0) throw new Error(`nEmbd ${cfg.nEmbd} is not divisible by nHead ${cfg.nHead}`)
   const params = new Map<string, tf.Variable>()
-  let s = seed * 1000
+  let s = seed * 1000 + 1
   for (const { name, shape, init } of parameterSpecs(cfg)) {
     const value = init.kind === "normal" ? tf.randomNormal([...shape], 0, init.std, "float32", s++) : tf.fill([...shape], init.value)
     params.set(name, tf.variable(value, true))

@@ -17,6 +17,8 @@ export interface RunOptions {
   readonly outDir?: string
   readonly scratchDir?: string
   readonly signal?: AbortSignal
+  /** Called on every progress event (tests abort a run at an exact step with it). */
+  readonly onProgress?: (p: { step: number; total: number }) => void
 }
 
 export const runStage = async (stage: AnyStageDefinition, o: RunOptions): Promise<{ output: StageOutput; outDir: string; rec: Recorded }> => {
@@ -35,7 +37,10 @@ export const runStage = async (stage: AnyStageDefinition, o: RunOptions): Promis
     projectDir: resolve(import.meta.dirname, "../.."),
     backend: o.backend ?? "cpu",
     signal: o.signal ?? new AbortController().signal,
-    progress: (p) => rec.progress.push(p),
+    progress: (p) => {
+      rec.progress.push(p)
+      o.onProgress?.(p)
+    },
     metric: (step, name, value) => rec.metrics.push({ step, name, value }),
     log: () => {},
   }

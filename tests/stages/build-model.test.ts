@@ -41,4 +41,17 @@ describe("build-model stage", () => {
     expect(err).toMatchObject({ reason: "Diverged" })
     expect((err as Error).message).toMatch(/^diverged at step \d+$/)
   })
+  it("an interrupted run resumes from its last scratch checkpoint and ends with bit-identical weights", async () => {
+    const tok = await runStage(tokenizeStage, { params: { corpus: [file], vocab_size: 280, val_fraction: 0.1 } })
+    const inputs = { tokens: artifact("tokenize", tok.outDir) }
+    const whole = await runStage(buildModelStage, { params: tiny, inputs, backend: "wasm" })
+    const scratchDir = mkdtempSync(join(tmpdir(), "build-model-scratch-"))
+    const abort = new AbortController()
+    const onProgress = (p: { step: number }) => p.step === 7 && abort.abort()
+    await expect(runStage(buildModelStage, { params: tiny, inputs, backend: "wasm", scratchDir, signal: abort.signal, onProgress })).rejects.toMatchObject({ reason: "Interrupted" })
+    const resumed = await runStage(buildModelStage, { params: tiny, inputs, backend: "wasm", scratchDir })
+    expect(resumed.output.summary.resumed_from).toBe(4) // checkpoint_every 4: the last before step 7
+    expect(readFileSync(join(resumed.outDir, "model.safetensors")).equals(readFileSync(join(whole.outDir, "model.safetensors")))).toBe(true)
+    expect(resumed.output.summary.val_loss).toBe(whole.output.summary.val_loss)
+  })
 })
