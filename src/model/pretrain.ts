@@ -107,10 +107,8 @@ export const pretrain = async (model: GPT, data: { train: Uint16Array; val: Uint
   try {
     const resumedFrom = hooks.checkpointDir === undefined ? 0 : restore(hooks.checkpointDir, model, optimizer)
     const schedule = { lr: opts.lr, minLr: opts.minLr, warmup: opts.warmup, total: opts.steps }
+    const meter = throughput(opts.batchSize * T)
     let trainLoss = NaN
-    let windowStart = performance.now()
-    let windowSteps = 0
-    let tokensPerSec = 0
     for (let step = resumedFrom; step < opts.steps; step++) {
       if (hooks.aborted?.() === true || (hooks.stopAfter !== undefined && step >= hooks.stopAfter)) throw new Interrupted(step)
       const lr = lrAt(step, schedule)
@@ -118,26 +116,53 @@ export const pretrain = async (model: GPT, data: { train: Uint16Array; val: Uint
         windows(data.train, batchOffsets(data.train.length, { seed: opts.seed, step, B: opts.batchSize, T }), T),
       )
       trainLoss = loss
-      windowSteps++
-      const elapsed = (performance.now() - windowStart) / 1000
-      tokensPerSec = (windowSteps * opts.batchSize * T) / Math.max(elapsed, 1e-9)
-      if (elapsed > 5) [windowStart, windowSteps] = [performance.now(), 0]
-      hooks.onStep?.({ step: step + 1, loss, lr, gradNorm, tokensPerSec })
-      const done = step + 1
-      if (opts.evalEvery > 0 && done % opts.evalEvery === 0 && done < opts.steps) {
-        hooks.onEval?.(done, evaluate(model, data.val, { batchSize: opts.batchSize, batches: opts.evalBatches }))
-      }
-      if (hooks.checkpointDir !== undefined && opts.checkpointEvery > 0 && done % opts.checkpointEvery === 0 && done < opts.steps) {
-        checkpoint(hooks.checkpointDir, model, optimizer, done)
-      }
+      hooks.onStep?.({ step: step + 1, loss, lr, gradNorm, tokensPerSec: meter.tick() })
+      afterStep(step + 1, { model, optimizer, data, opts, hooks })
       // Let signals and IPC (progress events, Ctrl-C) through between steps.
       await new Promise((r) => setImmediate(r))
     }
     const valLoss = evaluate(model, data.val, { batchSize: opts.batchSize, batches: opts.evalBatches })
     hooks.onEval?.(opts.steps, valLoss)
-    return { trainLoss, valLoss, resumedFrom, tokensPerSec, seconds: (performance.now() - started) / 1000 }
+    return { trainLoss, valLoss, resumedFrom, tokensPerSec: meter.rate(), seconds: (performance.now() - started) / 1000 }
   } finally {
     optimizer.dispose()
+  }
+}
+
+/** Tokens/s over a window of recent steps (restarted every ~5 s so it follows changes). */
+const throughput = (tokensPerStep: number) => {
+  let start = performance.now()
+  let steps = 0
+  let rate = 0
+  return {
+    tick: (): number => {
+      steps++
+      const elapsed = (performance.now() - start) / 1000
+      rate = (steps * tokensPerStep) / Math.max(elapsed, 1e-9)
+      if (elapsed > 5) [start, steps] = [performance.now(), 0]
+      return rate
+    },
+    rate: (): number => rate,
+  }
+}
+
+interface LoopState {
+  readonly model: GPT
+  readonly optimizer: AdamW
+  readonly data: { train: Uint16Array; val: Uint16Array }
+  readonly opts: PretrainOptions
+  readonly hooks: PretrainHooks
+}
+
+/** Periodic validation and checkpoints after `done` steps (the final ones are the caller's). */
+const afterStep = (done: number, s: LoopState): void => {
+  const { opts, hooks } = s
+  if (done >= opts.steps) return
+  if (opts.evalEvery > 0 && done % opts.evalEvery === 0) {
+    hooks.onEval?.(done, evaluate(s.model, s.data.val, { batchSize: opts.batchSize, batches: opts.evalBatches }))
+  }
+  if (hooks.checkpointDir !== undefined && opts.checkpointEvery > 0 && done % opts.checkpointEvery === 0) {
+    checkpoint(hooks.checkpointDir, s.model, s.optimizer, done)
   }
 }
 
