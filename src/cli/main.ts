@@ -32,11 +32,40 @@ export interface Io {
 
 const line = (out: NodeJS.WritableStream, text: string) => Effect.sync(() => out.write(text.endsWith("\n") ? text : text + "\n"))
 
-const makeSink = async (output: Output, io: Io): Promise<EventSink> => {
+/** The end-of-run comparison table, read from SQLite; undefined when there is nothing to compare. */
+const comparisonText = (runsDir: string, pipeline: string) => async (): Promise<string | undefined> => {
+  const db = openDb(runsDir, { create: false })
+  if (db === undefined) return undefined
+  try {
+    const { loadComparison, formatComparison } = await import("../report/compare.ts")
+    return formatComparison(loadComparison(db, { pipeline, baseline: "lora" }), "table")
+  } catch {
+    return undefined // a pipeline without eval stages (or only fake stages) has no comparison
+  } finally {
+    db.close()
+  }
+}
+
+const dashboardWanted = (output: Output, io: Io): boolean => output === "auto" && io.stdout.isTTY === true && !io.env.CI
+
+const makeSink = async (output: Output, io: Io, comparison: () => Promise<string | undefined>): Promise<EventSink> => {
   if (output === "json") return makeJsonSink(io.stdout)
-  if (output === "plain" || io.stdout.isTTY !== true) return makePlainSink(io.stdout)
+  if (!dashboardWanted(output, io)) {
+    const plain = makePlainSink(io.stdout)
+    return {
+      onEvent: plain.onEvent,
+      close: async () => {
+        const table = await comparison()
+        if (table !== undefined) io.stdout.write(`\n${table}\n`)
+        await plain.close()
+      },
+    }
+  }
+  // Computed before Ink lets go of the screen: the dashboard's callback is synchronous.
+  let table: string | undefined
   const { makeDashboard } = await import("../ui/dashboard.tsx")
-  return makeDashboard({ stdout: io.stdout })
+  const dashboard = makeDashboard({ stdout: io.stdout, comparison: () => table })
+  return { onEvent: dashboard.onEvent, close: async () => ((table = await comparison()), dashboard.close()) }
 }
 
 type Inspect = Extract<Command, { type: "status" | "why" }>
@@ -66,10 +95,11 @@ const run = (cmd: Extract<Command, { type: "run" }>, registry: Registry, io: Io)
     if (unknown.length > 0) return yield* line(io.stderr, `--force ${unknown.join(", ")}: matches no stage instance`).pipe(Effect.as(2))
     const matchers = cmd.force.map((g) => picomatch(g))
     const backend = yield* Effect.promise(() => resolveBackend(cmd.backend))
-    const sink = yield* Effect.promise(() => makeSink(cmd.output, io))
+    const sink = yield* Effect.promise(() => makeSink(cmd.output, io, comparisonText(cmd.runsDir, pipeline.name)))
     const status = yield* runPipeline({
       pipeline, registryModule: registry.module, runsDir: cmd.runsDir, projectDir: projectRoot(), backend, jobs: cmd.jobs,
       keepGoing: cmd.keepGoing, force: (id) => matchers.some((m) => m(id)), sink, argv: io.argv,
+      ...(dashboardWanted(cmd.output, io) ? { workerLog: "worker.log" } : {}),
     }).pipe(Effect.ensuring(Effect.promise(() => sink.close())))
     return status === "succeeded" ? 0 : status === "failed" ? 1 : 130
   })
@@ -102,6 +132,10 @@ const report = (cmd: Extract<Command, { type: "compare" | "plot" }>, io: Io) =>
       const { loadComparison, formatComparison } = await import("../report/compare.ts")
       io.stdout.write(formatComparison(loadComparison(db, { ...(pipeline ? { pipeline } : {}), baseline: cmd.baseline }), cmd.format) + "\n")
       return 0
+    } catch (e) {
+      // Expected report failures (no runs of that pipeline, nothing to plot) are input errors.
+      if (e instanceof Error && (e as { _tag?: string })._tag === "ReportError") return io.stderr.write(`${e.message}\n`), 2
+      throw e
     } finally {
       db.close()
     }

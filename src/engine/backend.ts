@@ -1,11 +1,11 @@
 /**
- * `--backend` resolution. TODO(model): switch to `resolveBackend` from src/model/backend-probe.ts
- * (which probes tfjs-node-gpu) once it exists; until then `auto` means wasm.
+ * `--backend` resolution, decided once in the parent (the backend is part of every
+ * fingerprint). The probe lives with the model code: `auto` = tfjs-node-gpu when it loads,
+ * else wasm, else cpu.
  */
 import type { BackendName } from "./stage.ts"
+export { resolveBackend } from "../model/backend-probe.ts"
 
 export type BackendRequest = "auto" | BackendName
 
 export const BACKEND_REQUESTS: ReadonlyArray<BackendRequest> = ["auto", "tensorflow", "wasm", "cpu"]
-
-export const resolveBackend = async (requested: BackendRequest): Promise<BackendName> => (requested === "auto" ? "wasm" : requested)

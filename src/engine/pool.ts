@@ -4,6 +4,7 @@
  * Interrupting a job sends `interrupt`, then SIGKILL after a grace period.
  */
 import { fork } from "node:child_process"
+import { closeSync, openSync } from "node:fs"
 import type { ChildProcess } from "node:child_process"
 import * as path from "node:path"
 import { Effect } from "effect"
@@ -21,6 +22,11 @@ const GRACE_MS = 3_000
 export interface PoolOptions {
   readonly size: number
   readonly registryModule: string
+  /**
+   * Where workers' stdout/stderr go: the parent's stderr, or a log file (while the dashboard
+   * owns the terminal, stray output would tear its frames).
+   */
+  readonly workerLog?: string
 }
 
 export class WorkerPool {
@@ -30,12 +36,19 @@ export class WorkerPool {
     this.children = Array.from({ length: options.size }, () => undefined)
   }
 
+  private fd: number | undefined
+
+  private logFd(): number {
+    this.fd ??= openSync(this.options.workerLog!, "a")
+    return this.fd
+  }
+
   private spawn(): ChildProcess {
     const entry = path.join(projectRoot(), "src", "engine", "worker.ts")
     const tsx = import.meta.resolve("tsx")
     return fork(entry, [this.options.registryModule], {
       execArgv: ["--import", tsx],
-      stdio: ["ignore", 2, 2, "ipc"],
+      stdio: this.options.workerLog === undefined ? ["ignore", 2, 2, "ipc"] : ["ignore", this.logFd(), this.logFd(), "ipc"],
     })
   }
 
@@ -100,5 +113,7 @@ export class WorkerPool {
   /** Ends every worker (they exit when the IPC channel closes). */
   shutdown(): void {
     for (const child of this.children) if (child?.connected) child.disconnect()
+    if (this.fd !== undefined) closeSync(this.fd)
+    this.fd = undefined
   }
 }

@@ -12,6 +12,7 @@ export interface Job {
   readonly outDir: string
   readonly scratchDir: string
   readonly projectDir: string
+  readonly pipelineDir: string
   readonly backend: BackendName
 }
 

@@ -4,6 +4,7 @@
  * batched, to the `events` table.
  */
 import * as os from "node:os"
+import * as path from "node:path"
 import { Effect, Exit } from "effect"
 import type { Pipeline } from "../pipeline/compile.ts"
 import { planPipeline } from "../pipeline/plan.ts"
@@ -29,6 +30,8 @@ export interface RunOptions {
   readonly force: (id: string) => boolean
   readonly sink: EventSink
   readonly argv: ReadonlyArray<string>
+  /** Workers' stdout/stderr file name inside the runs dir; unset: the parent's stderr. */
+  readonly workerLog?: string
 }
 
 export type RunStatus = "succeeded" | "failed" | "interrupted"
@@ -74,7 +77,7 @@ export const runPipeline = (options: RunOptions): Effect.Effect<RunStatus> =>
         if (buffered.length >= 200) flush()
       }
       const pool = yield* Effect.acquireRelease(
-        Effect.sync(() => new WorkerPool({ size: options.jobs, registryModule: options.registryModule })),
+        Effect.sync(() => new WorkerPool({ size: options.jobs, registryModule: options.registryModule, ...(options.workerLog === undefined ? {} : { workerLog: path.join(options.runsDir, options.workerLog) }) })),
         (p) => Effect.sync(() => p.shutdown()),
       )
       emit({
@@ -82,7 +85,7 @@ export const runPipeline = (options: RunOptions): Effect.Effect<RunStatus> =>
         axes: pipeline.axes,
         instances: plan.map((p) => ({ id: p.instance.id, stage: p.instance.stage, kind: p.instance.kind, factors: p.instance.factors, plan: p.cached ? "cached" : "pending", ...(p.reason ? { reason: p.reason } : {}) })),
       })
-      const ctx = { store, pool, runId, runsDir: options.runsDir, projectDir: options.projectDir, backend: options.backend, emit }
+      const ctx = { store, pool, runId, runsDir: options.runsDir, projectDir: options.projectDir, pipelineDir: pipeline.dir, backend: options.backend, emit }
       const exit = yield* Effect.exit(restore(schedule(ctx, plan, { jobs: options.jobs, keepGoing: options.keepGoing, force: options.force, counts })))
       const status: RunStatus = Exit.isSuccess(exit) ? (counts.failed > 0 ? "failed" : "succeeded") : "interrupted"
       emit({ type: "run-finished", at: Date.now(), runId, status, durationMs: Date.now() - started, counts })

@@ -50,6 +50,8 @@ export interface StageContext<P> {
   readonly scratchDir: string
   /** The project root (where `package.json` lives), for resolving packaged resources. */
   readonly projectDir: string
+  /** The pipeline file's folder: relative paths in params (user data) resolve against it. */
+  readonly pipelineDir: string
   readonly backend: BackendName
   /** Aborted when the run is interrupted (Ctrl-C) or fail-fast stops it. */
   readonly signal: AbortSignal

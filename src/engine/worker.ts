@@ -29,6 +29,7 @@ const context = (job: Job, def: AnyStageDefinition, signal: AbortSignal): StageC
   outDir: job.outDir,
   scratchDir: job.scratchDir,
   projectDir: job.projectDir,
+  pipelineDir: job.pipelineDir,
   backend: job.backend,
   signal,
   progress: (p) => send({ type: "progress", ...p }),

@@ -35,6 +35,7 @@ export const runStage = async (stage: AnyStageDefinition, o: RunOptions): Promis
     outDir,
     scratchDir,
     projectDir: resolve(import.meta.dirname, "../.."),
+    pipelineDir: resolve(import.meta.dirname, "../.."),
     backend: o.backend ?? "cpu",
     signal: o.signal ?? new AbortController().signal,
     progress: (p) => {

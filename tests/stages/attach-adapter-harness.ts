@@ -50,6 +50,7 @@ export const runStage = async (
     outDir,
     scratchDir,
     projectDir: process.cwd(),
+    pipelineDir: process.cwd(),
     backend: o.backend ?? "cpu",
     signal: o.signal ?? new AbortController().signal,
     progress: () => undefined,

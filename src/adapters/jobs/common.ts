@@ -66,7 +66,7 @@ export interface TaskData {
 
 /** Relative JSONL paths are resolved against the project root. */
 export const loadTaskData = async <P>(ctx: StageContext<P>, d: DataSpec): Promise<TaskData> => {
-  const source = d.data === "spam-assassin" ? ("spam-assassin" as const) : { path: isAbsolute(d.data) ? d.data : resolve(ctx.projectDir, d.data) }
+  const source = d.data === "spam-assassin" ? ("spam-assassin" as const) : { path: isAbsolute(d.data) ? d.data : resolve(ctx.pipelineDir, d.data) }
   return await loadTask(source, { splitSeed: d.split_seed, valFraction: d.val_fraction, testFraction: d.test_fraction })
 }
 
