@@ -18,7 +18,6 @@ const ENTRY = "tests/e2e/tmux-cli.ts"
 const SOCKET = `peftlab-e2e-${process.pid}`
 const hasTmux = existsSync(TMUX)
 /** The CLI hands the dashboard a comparison callback (src/cli/main.ts). */
-const comparisonWired = readFileSync(path.join(ROOT, "src/cli/main.ts"), "utf8").includes("comparison")
 
 // Values in params make each cell's fingerprint distinct (the stand-in eval reads its factors).
 const PIPELINE = `name: tmux-e2e
@@ -111,7 +110,7 @@ describe.skipIf(!hasTmux)("dashboard in tmux", () => {
     expect(out).toMatch(/^majority class +2 +0\.600 ± 0\.000/m)
   })
 
-  it.skipIf(!comparisonWired)("ends with the comparison table under the grid", () => {
+  it("ends with the comparison table under the grid", () => {
     const final = snapshots.at(-1) ?? ""
     // accuracy = 0.70 (+0.10 for vera) + seed/100: lora 0.71, 0.72 → 0.715 ± t_{0.975,1}·0.00707/√2 = 0.064.
     expect(final).toMatch(/^lora +2 +0\.715 ± 0\.064/m)
