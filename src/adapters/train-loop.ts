@@ -6,7 +6,7 @@
  * moments and step count, base tensors the method writes) or a pure function of the step
  * (the batch, the dropout masks, the learning rate).
  */
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises"
+import { mkdir, rename, rm } from "node:fs/promises"
 import { existsSync } from "node:fs"
 import { join } from "node:path"
 import * as tf from "@tensorflow/tfjs"
@@ -110,7 +110,11 @@ export const trainAdapter = async (model: GPT, adapter: Adapter, batches: { at(s
 const CKPT = "checkpoint.safetensors"
 const META = "checkpoint.json"
 
-/** Adapter tensors, optimizer moments and written base tensors, atomically (tmp + rename). */
+/**
+ * Adapter tensors, optimizer moments and written base tensors, atomically: ONE file (the
+ * progress rides in the safetensors metadata) renamed into place, so a kill at any instant
+ * leaves the previous checkpoint or the new one, never weights of one step with another's counter.
+ */
 const checkpoint = async (dir: string, tr: Trainer, p: Progress): Promise<void> => {
   await mkdir(dir, { recursive: true })
   const base = tr.adapter.method.training?.modifiedBase?.(tr.adapter) ?? []
@@ -120,16 +124,14 @@ const checkpoint = async (dir: string, tr: Trainer, p: Progress): Promise<void> 
     ...base.map((k): [string, tf.Tensor] => [`base/${k}`, param(tr.model, k)]),
   ]
   const entries = named.map(([name, t]) => ({ name, dtype: "F32" as const, shape: t.shape, data: Float32Array.from(t.dataSync() as Float32Array) }))
-  await writeSafetensors(join(dir, `${CKPT}.tmp`), entries)
+  await writeSafetensors(join(dir, `${CKPT}.tmp`), entries, { [META]: JSON.stringify({ ...p, optimizerStep: tr.optimizer.stepCount }) })
   await rename(join(dir, `${CKPT}.tmp`), join(dir, CKPT))
-  await writeFile(join(dir, `${META}.tmp`), JSON.stringify({ ...p, optimizerStep: tr.optimizer.stepCount }))
-  await rename(join(dir, `${META}.tmp`), join(dir, META))
 }
 
 const restore = async (dir: string, tr: Trainer): Promise<Progress | null> => {
-  if (!existsSync(join(dir, META)) || !existsSync(join(dir, CKPT))) return null
-  const meta = JSON.parse(await readFile(join(dir, META), "utf8")) as Progress & { optimizerStep: number }
-  const { tensors } = readSafetensors(join(dir, CKPT))
+  if (!existsSync(join(dir, CKPT))) return null
+  const { tensors, metadata } = readSafetensors(join(dir, CKPT))
+  const meta = JSON.parse(metadata[META] ?? missing(`${CKPT} metadata ${META}`)) as Progress & { optimizerStep: number }
   const opt = new Map<string, tf.Tensor>()
   for (const [name, t] of tensors) {
     const v = tf.tensor(t.data, [...t.shape], "float32")

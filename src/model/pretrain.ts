@@ -6,7 +6,7 @@
  * Resume is exact: the batch at step t depends only on (seed, t), the schedule only on t, and
  * a checkpoint holds every weight and both Adam moments bit for bit.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, renameSync } from "node:fs"
 import { join } from "node:path"
 import * as tf from "@tensorflow/tfjs"
 import { AdamW, type ParamGroup } from "./adamw.ts"
@@ -206,17 +206,19 @@ const checkpoint = (dir: string, model: GPT, optimizer: AdamW, step: number): vo
     ...[...model.params].map(([name, v]): [string, tf.Tensor] => [`model/${name}`, v]),
     ...[...optimizer.stateTensors()].map(([k, t]): [string, tf.Tensor] => [`opt/${k}`, t]),
   ].map(([name, t]) => ({ name, dtype: "F32" as const, shape: t.shape, data: t.dataSync() as Float32Array }))
-  writeSafetensors(join(dir, `${CKPT}.tmp`), entries)
+  // One file, one rename: the step counter rides in the metadata so weights and counter
+  // can never come from different steps after a kill.
+  writeSafetensors(join(dir, `${CKPT}.tmp`), entries, { [META]: JSON.stringify({ step, optimizerStep: optimizer.stepCount }) })
   renameSync(join(dir, `${CKPT}.tmp`), join(dir, CKPT))
-  writeFileSync(join(dir, `${META}.tmp`), JSON.stringify({ step, optimizerStep: optimizer.stepCount }))
-  renameSync(join(dir, `${META}.tmp`), join(dir, META))
 }
 
 /** Loads the last checkpoint into `model` and `optimizer`; returns its step (0 when none). */
 const restore = (dir: string, model: GPT, optimizer: AdamW): number => {
-  if (!existsSync(join(dir, META)) || !existsSync(join(dir, CKPT))) return 0
-  const meta = JSON.parse(readFileSync(join(dir, META), "utf8")) as { step: number; optimizerStep: number }
-  const { tensors } = readSafetensors(join(dir, CKPT))
+  if (!existsSync(join(dir, CKPT))) return 0
+  const { tensors, metadata } = readSafetensors(join(dir, CKPT))
+  const stored = metadata[META]
+  if (stored === undefined) throw new Error(`${join(dir, CKPT)}: no ${META} in the metadata`)
+  const meta = JSON.parse(stored) as { step: number; optimizerStep: number }
   const opt = new Map<string, tf.Tensor>()
   try {
     for (const [name, t] of tensors) {
