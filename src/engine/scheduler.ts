@@ -39,6 +39,21 @@ export const schedule = (ctx: Omit<ExecuteContext, "results">, plan: ReadonlyArr
     const missing = new Map<string, number>()
     const finished = new Set<string>()
     const ready: Array<string> = []
+    // Depth-first across the matrix: among ready instances, cache hits first, then the deepest
+    // stage (a cell's eval before another cell's train), ties in plan order. Cells complete one
+    // after another, so results (and the dashboard's rows) arrive early rather than all at the end.
+    const depth = new Map<string, number>()
+    const priority = new Map<string, number>()
+    for (const [index, p] of plan.entries()) {
+      const d = Math.max(-1, ...Object.values(p.instance.inputs).map((i) => depth.get(i) ?? 0)) + 1
+      depth.set(p.instance.id, d)
+      priority.set(p.instance.id, p.cached !== undefined ? Number.MAX_SAFE_INTEGER : d + 1 - (index + 1) / (plan.length + 1))
+    }
+    const takeNext = (): string => {
+      let best = 0
+      for (let i = 1; i < ready.length; i++) if (priority.get(ready[i]!)! > priority.get(ready[best]!)!) best = i
+      return ready.splice(best, 1)[0]!
+    }
     for (const p of plan) {
       const deps = [...new Set(Object.values(p.instance.inputs))]
       missing.set(p.instance.id, deps.length)
@@ -84,7 +99,7 @@ export const schedule = (ctx: Omit<ExecuteContext, "results">, plan: ReadonlyArr
     yield* Effect.addFinalizer(() => Fiber.interruptAll([...fibers]))
     while (true) {
       while (!stopping && ready.length > 0) {
-        const id = ready.shift()!
+        const id = takeNext()
         const p = byId.get(id)!
         if (p.cached !== undefined) {
           cached(p, p.cached)
