@@ -56,8 +56,9 @@ export class AdamW {
       g.vars.map((param, i) => ({
         key: `${g.name}/${i}`,
         param,
-        m: tf.variable(tf.zerosLike(param), false),
-        v: tf.variable(tf.zerosLike(param), false),
+        // tidy frees the zerosLike temporaries; the variables survive it.
+        m: tf.tidy(() => tf.variable(tf.zerosLike(param), false)),
+        v: tf.tidy(() => tf.variable(tf.zerosLike(param), false)),
         lrScale: g.lrScale,
         weightDecay: g.weightDecay,
       })),
