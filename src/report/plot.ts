@@ -3,10 +3,12 @@
  * method and the eval accuracy per method, and renders one figure through Vega-Lite →
  * Vega (SVG) → resvg (PNG when `out` ends in .png).
  *
- * resvg draws text only with a font it can load: it reads the system fonts, and DejaVu Sans
- * (Debian: fonts-dejavu-core) is asked for by name; `PEFTLAB_FONT` may name a .ttf file.
+ * resvg draws text only with a font it can load. DejaVu Sans comes with `npm install` (the
+ * dejavu-fonts-ttf package), so plots have text on a bare machine; system copies and
+ * `PEFTLAB_FONT` (a .ttf file) are tried too.
  */
 import { existsSync } from "node:fs"
+import { createRequire } from "node:module"
 import { mkdir, writeFile } from "node:fs/promises"
 import * as path from "node:path"
 import type { Database } from "better-sqlite3"
@@ -23,7 +25,16 @@ export interface PlotOptions {
   readonly baseline?: string
 }
 
+const packagedFont = (): string | undefined => {
+  try {
+    return path.join(path.dirname(createRequire(import.meta.url).resolve("dejavu-fonts-ttf/package.json")), "ttf", "DejaVuSans.ttf")
+  } catch {
+    return undefined
+  }
+}
+
 const FONT_FILES = [
+  packagedFont(),
   "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
   "/usr/share/fonts/dejavu/DejaVuSans.ttf",
   "/usr/share/fonts/TTF/DejaVuSans.ttf",
