@@ -19,6 +19,9 @@ export const TrainParams = Schema.Struct({
   split_seed: int(0),
   val_fraction: fraction(0.1),
   test_fraction: fraction(0.2),
+  /** SpamAssassin: characters of body text after the subject. Keep subject + body within the
+   * model's block size, or left-truncation cuts the subject off. */
+  body_chars: int(600),
   steps: Schema.Int.check(Schema.isGreaterThan(0)).pipe(Schema.withDecodingDefaultKey(Effect.succeed(300))),
   batch_size: Schema.Int.check(Schema.isGreaterThan(0)).pipe(Schema.withDecodingDefaultKey(Effect.succeed(8))),
   lr: Schema.optionalKey(Schema.Number.check(Schema.isGreaterThan(0))), // unset: the method's default

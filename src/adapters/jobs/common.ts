@@ -54,6 +54,8 @@ export interface DataSpec {
   readonly split_seed: number
   readonly val_fraction: number
   readonly test_fraction: number
+  /** SpamAssassin only: characters of body text kept after the subject. */
+  readonly body_chars?: number
 }
 
 export interface TaskData {
@@ -67,7 +69,7 @@ export interface TaskData {
 /** Relative JSONL paths are resolved against the project root. */
 export const loadTaskData = async <P>(ctx: StageContext<P>, d: DataSpec): Promise<TaskData> => {
   const source = d.data === "spam-assassin" ? ("spam-assassin" as const) : { path: isAbsolute(d.data) ? d.data : resolve(ctx.pipelineDir, d.data) }
-  return await loadTask(source, { splitSeed: d.split_seed, valFraction: d.val_fraction, testFraction: d.test_fraction })
+  return await loadTask(source, { splitSeed: d.split_seed, valFraction: d.val_fraction, testFraction: d.test_fraction, ...(d.body_chars === undefined ? {} : { bodyChars: d.body_chars }) })
 }
 
 export const TRAIN_META = "train_meta.json"

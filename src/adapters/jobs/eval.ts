@@ -5,9 +5,12 @@ import type { StageContext, StageError, StageOutput } from "../../engine/stage.t
 import { disposeGPT } from "../../model/gpt.ts"
 import type { EvalParams } from "../../../stages/eval.ts"
 import type { Adapter } from "../adapter.ts"
-import { confusionMetrics, evaluate, majorityAccuracy } from "../evaluate.ts"
+import { confusionMetrics, evaluate, majorityAccuracy, type EvalResult } from "../evaluate.ts"
 import { loadAdapter } from "../io.ts"
 import { attempt, loadBase, loadTaskData, requireFile, TRAIN_META, type DataSpec } from "./common.ts"
+
+/** Zero-shot results of the base model, per worker process (see below). */
+const zeroShot = new Map<string, EvalResult>()
 
 export const evalStage = (ctx: StageContext<EvalParams>): Effect.Effect<StageOutput, StageError> =>
   attempt(async () => {
@@ -22,7 +25,10 @@ export const evalStage = (ctx: StageContext<EvalParams>): Effect.Effect<StageOut
       const data = { examples: test, labels: task.labels }
       const opts = { blockSize: model.config.blockSize, batchSize: p.batch_size }
       // Zero-shot first: loading a Delta-LoRA adapter writes its trained W into `model`.
-      const base = evaluate(model, undefined, tokenizer, data, opts)
+      // Every cell of an ablation shares it, so a worker computes it once (same inputs → same numbers).
+      const zeroShotKey = JSON.stringify([ctx.inputs.model?.fingerprint, task.digest, test.length, opts])
+      const base = zeroShot.get(zeroShotKey) ?? evaluate(model, undefined, tokenizer, data, opts)
+      zeroShot.set(zeroShotKey, base)
       ctx.progress({ step: 1, total: 2, message: `zero-shot accuracy ${base.accuracy.toFixed(3)}` })
       adapter = await loadAdapter(adapterDir, model)
       const r = evaluate(model, adapter.hook(undefined, model), tokenizer, data, opts)

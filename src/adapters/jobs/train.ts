@@ -38,7 +38,7 @@ export const train = (ctx: StageContext<TrainParams>): Effect.Effect<StageOutput
     let adapter: Adapter | undefined
     try {
       adapter = await loadAdapter(adapterDir, model)
-      const spec: DataSpec = { data: p.data, split_seed: p.split_seed, val_fraction: p.val_fraction, test_fraction: p.test_fraction }
+      const spec: DataSpec = { data: p.data, split_seed: p.split_seed, val_fraction: p.val_fraction, test_fraction: p.test_fraction, body_chars: p.body_chars }
       const task = await loadTaskData(ctx, spec)
       const batches = new CompletionBatches(task.train, tokenizer, model.config.blockSize, { batchSize: p.batch_size, seed: p.seed })
       const lr = p.lr ?? adapter.method.defaults.lr
