@@ -53,7 +53,9 @@ const gridRows = (text: string): ReadonlyArray<string> => {
 }
 const count = (rows: ReadonlyArray<string>, glyph: string) => rows.join("").split(glyph).length - 1
 
-describe.skipIf(!hasTmux)("dashboard in tmux", () => {
+// CI installs tmux (.ci/run), so there it must run: a missing tmux fails the suite instead of
+// skipping it. A developer's machine without tmux skips these three tests.
+describe.skipIf(!hasTmux && !process.env["CI"])("dashboard in tmux", () => {
   const dir = mkdtempSync(path.join(tmpdir(), "peftlab-tmux-"))
   const snapshots: Array<string> = []
 
