@@ -2,9 +2,16 @@
  * Held-out evaluation of a prompt → label task: completion loss and perplexity on the true
  * completions, and classification by the argmax over labels of the completion's summed
  * log-probability (accuracy, macro-F1, confusion counts).
+ *
+ * Scoring L labels naively costs L forward passes over the same prompt. Labels of equal token
+ * length are instead packed into one sequence — prompt, then each label's tokens, each label
+ * continuing the prompt's positions and attending only to the prompt and to itself (a tree
+ * of sequences, as in speculative decoding's tree attention) — and the output head runs only
+ * on the positions that are read. Same numbers as separate sequences, up to float rounding;
+ * for two-token labels " spam"/" ham" it halves the evaluation's work.
  */
 import * as tf from "@tensorflow/tfjs"
-import { forward, type GPT, type ProjectionHook } from "../model/gpt.ts"
+import { forward, hiddenStates, outputLogits, type GPT, type ProjectionHook } from "../model/gpt.ts"
 import { collate, encodeExample, type Encoded, type Encoder, type Example } from "../model/completion-batches.ts"
 
 export interface EvalResult {
@@ -44,6 +51,81 @@ export const scoreSequences = (model: GPT, hook: ProjectionHook | undefined, seq
   return out
 }
 
+/** One prompt with its candidate completions, packed into one row. */
+export interface PackedRow {
+  readonly ids: Int32Array
+  readonly positions: Int32Array
+  /** Per token: 0 for the prompt, k + 1 for the k-th completion. */
+  readonly branch: Int32Array
+  /** Per completion: the (row index, target token) pairs whose log-probabilities it sums. */
+  readonly reads: ReadonlyArray<ReadonlyArray<readonly [number, number]>>
+}
+
+/**
+ * Packs completions of one token length m after the prompt, left-truncated exactly as
+ * `encodeExample` does for each of them (same length ⇒ same truncation). null when nothing of
+ * the prompt survives (the first completion token would have no position to be read from).
+ */
+export const packCompletions = (prompt: ReadonlyArray<number>, completions: ReadonlyArray<ReadonlyArray<number>>, blockSize: number): PackedRow | null => {
+  const m = completions[0]?.length ?? 0
+  if (m === 0 || completions.some((c) => c.length !== m)) throw new Error("packCompletions: completions must share one non-zero length")
+  if (m > blockSize) throw new Error(`completion of ${m} tokens does not fit blockSize ${blockSize}`)
+  const n = Math.min(prompt.length, blockSize + 1 - m)
+  if (n < 1) return null
+  const ids = [...prompt.slice(prompt.length - n)]
+  const positions = ids.map((_, i) => i)
+  const branch: number[] = ids.map(() => 0)
+  const reads = completions.map((c, k) => {
+    const r: Array<readonly [number, number]> = [[n - 1, c[0] ?? 0]] // the prompt's last token predicts c[0]
+    for (let j = 0; j + 1 < m; j++) {
+      r.push([ids.length, c[j + 1] ?? 0]) // c[j] at position n + j predicts c[j + 1]
+      ids.push(c[j] ?? 0)
+      positions.push(n + j)
+      branch.push(k + 1)
+    }
+    return r
+  })
+  return { ids: Int32Array.from(ids), positions: Int32Array.from(positions), branch: Int32Array.from(branch), reads }
+}
+
+/** Σ log p of each packed row's completions, in batches: [row][completion]. */
+export const scorePacked = (model: GPT, hook: ProjectionHook | undefined, rows: ReadonlyArray<PackedRow>, batchSize: number): number[][] => {
+  const out: number[][] = []
+  for (let i = 0; i < rows.length; i += batchSize) {
+    const batch = rows.slice(i, i + batchSize)
+    const B = batch.length
+    const T = Math.max(...batch.map((r) => r.ids.length))
+    const ids = new Int32Array(B * T)
+    const pos = new Int32Array(B * T)
+    const allowed = new Float32Array(B * T * T)
+    const at: number[] = [] // flat rows of the (B·T, C) hidden states that are read
+    const tokens: number[] = []
+    batch.forEach((r, b) => {
+      ids.set(r.ids, b * T)
+      pos.set(r.positions, b * T)
+      for (let q = 0; q < T; q++) {
+        const bq = q < r.ids.length ? (r.branch[q] ?? 0) : -1 // padding: its own branch
+        for (let k = 0; k <= q; k++) {
+          const bk = k < r.ids.length ? (r.branch[k] ?? 0) : -1
+          if (bk === 0 || bk === bq) allowed[(b * T + q) * T + k] = 1
+        }
+      }
+      for (const reads of r.reads) for (const [row, tok] of reads) (at.push(b * T + row), tokens.push(tok))
+    })
+    const picked = tf.tidy(() => {
+      const layout = { positions: tf.tensor2d(pos, [B, T], "int32"), allowed: tf.tensor3d(allowed, [B, T, T]) }
+      const h = tf.gather(hiddenStates(model, tf.tensor2d(ids, [B, T], "int32"), hook, layout), tf.tensor1d(at, "int32")) as tf.Tensor2D // (K, C)
+      const logp = tf.logSoftmax(outputLogits(model, h)) // (K, V)
+      return tf.sum(tf.mul(logp, tf.oneHot(tf.tensor1d(tokens, "int32"), model.config.vocabSize)), -1) // (K,)
+    })
+    const v = picked.dataSync()
+    picked.dispose()
+    let k = 0
+    for (const r of batch) out.push(r.reads.map((reads) => reads.reduce((s) => s + (v[k++] ?? NaN), 0)))
+  }
+  return out
+}
+
 export interface EvalOptions {
   readonly blockSize: number
   readonly batchSize: number
@@ -51,27 +133,41 @@ export interface EvalOptions {
 
 export const evaluate = (model: GPT, hook: ProjectionHook | undefined, enc: Encoder, data: { examples: ReadonlyArray<Example>; labels: ReadonlyArray<string> }, o: EvalOptions): EvalResult => {
   const { examples, labels } = data
-  const L = labels.length
-  // Per example: every label, then the true completion when it is not one of them.
-  const seqs: Encoded[] = []
-  for (const ex of examples) {
-    for (const l of labels) seqs.push(encodeExample(enc, { prompt: ex.prompt, completion: l }, o.blockSize))
-    if (!labels.includes(ex.completion)) seqs.push(encodeExample(enc, ex, o.blockSize))
-  }
-  const scores = scoreSequences(model, hook, seqs, o.batchSize)
+  const labelIds = labels.map((l) => enc.encode(l))
+  // Labels grouped by token length: one packed row per (example, group).
+  const groups = new Map<number, number[]>()
+  labelIds.forEach((ids, i) => groups.set(ids.length, [...(groups.get(ids.length) ?? []), i]))
+  const packed: PackedRow[] = []
+  const plain: Encoded[] = [] // what cannot be packed: an empty surviving prompt, or a truth outside the labels
+  const plan = examples.map((ex) => {
+    const p = enc.encode(ex.prompt)
+    const where: Array<{ packed: number; slot: number } | { plain: number }> = labels.map(() => ({ plain: -1 }))
+    for (const members of groups.values()) {
+      const row = packCompletions(p, members.map((i) => labelIds[i] ?? []), o.blockSize)
+      if (row === null) for (const i of members) where[i] = { plain: plain.push(encodeExample(enc, { prompt: ex.prompt, completion: labels[i] ?? "" }, o.blockSize)) - 1 }
+      else members.forEach((i, slot) => (where[i] = { packed: packed.length, slot }))
+      if (row !== null) packed.push(row)
+    }
+    const truth = labels.includes(ex.completion) ? null : plain.push(encodeExample(enc, ex, o.blockSize)) - 1
+    return { where, truth }
+  })
+  const packedScores = scorePacked(model, hook, packed, o.batchSize)
+  const plainScores = scoreSequences(model, hook, plain, o.batchSize)
+  const scoreOf = (w: { packed: number; slot: number } | { plain: number }, label: number): Scored =>
+    "packed" in w ? { logp: packedScores[w.packed]?.[w.slot] ?? NaN, tokens: labelIds[label]?.length ?? 0 } : (plainScores[w.plain] as Scored)
   const confusion = labels.map(() => labels.map(() => 0))
-  let [nll, tokens, at] = [0, 0, 0]
-  for (const ex of examples) {
-    const mine = scores.slice(at, at + L)
+  let [nll, tokens] = [0, 0]
+  examples.forEach((ex, e) => {
+    const { where, truth: truthPlain } = plan[e] as (typeof plan)[number]
+    const mine = where.map((w, i) => scoreOf(w, i))
     const truthIdx = labels.indexOf(ex.completion)
-    const truth = truthIdx >= 0 ? (mine[truthIdx] as Scored) : (scores[at + L] as Scored)
-    at += L + (truthIdx >= 0 ? 0 : 1)
+    const truth = truthIdx >= 0 ? (mine[truthIdx] as Scored) : (plainScores[truthPlain ?? -1] as Scored)
     nll -= truth.logp
     tokens += truth.tokens
     const pred = mine.reduce((best, s, i) => (s.logp > (mine[best]?.logp ?? -Infinity) ? i : best), 0)
     const row = confusion[truthIdx]
     if (row !== undefined) row[pred] = (row[pred] ?? 0) + 1
-  }
+  })
   const evalLoss = nll / Math.max(tokens, 1)
   return { n: examples.length, evalLoss, perplexity: Math.exp(evalLoss), ...classification(confusion), labels, confusion }
 }

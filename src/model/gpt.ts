@@ -139,11 +139,23 @@ export const disposeGPT = (model: GPT): void =>
 // ---------------------------------------------------------------------------------------------
 // Forward
 
+/**
+ * Where each token sits and what it may see, when that is not the plain causal layout.
+ * Evaluation packs several candidate completions after one prompt (a tree of sequences): each
+ * completion continues the prompt's positions and attends to the prompt and to itself only,
+ * so every branch scores exactly as if it were its own sequence.
+ */
+export interface Layout {
+  readonly positions: tf.Tensor2D // (B, T) int32 position ids, each < blockSize
+  readonly allowed: tf.Tensor3D // (B, T, T) float32: 1 where query t may attend to key s
+}
+
 interface ForwardContext {
   readonly model: GPT
   readonly hook: ProjectionHook | undefined
   readonly B: number
   readonly T: number
+  readonly layout: Layout | undefined
 }
 
 /** x (N, d_in) → (N, d_out): the frozen-or-trained base projection plus any adapter delta. */
@@ -165,9 +177,12 @@ const attention = (ctx: ForwardContext, x: tf.Tensor2D, layer: number): tf.Tenso
   const v = heads(linear(ctx, x, layer, "v"))
   const scores = tf.mul(batchMatmul(q, tf.transpose(k, [0, 2, 1]) as tf.Tensor3D), 1 / Math.sqrt(hs)) // (B·nh, T, T)
   // Causal mask: position t attends to ≤ t. Additive −1e9 rather than −∞ keeps the softmax
-  // gradient finite on every backend.
-  const mask = tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([T, T]), -1, 0)), -1e9) // (T, T)
-  const att = tf.softmax(tf.add(scores, mask), -1) as tf.Tensor3D
+  // gradient finite on every backend. A layout brings its own mask per sequence.
+  const masked =
+    ctx.layout === undefined
+      ? tf.add(scores, tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([T, T]), -1, 0)), -1e9)) // + (T, T)
+      : tf.reshape(tf.add(tf.reshape(scores, [B, nHead, T, T]), tf.reshape(tf.mul(tf.sub(1, ctx.layout.allowed), -1e9), [B, 1, T, T])), [B * nHead, T, T])
+  const att = tf.softmax(masked, -1) as tf.Tensor3D
   const y = batchMatmul(att, v) // (B·nh, T, hs)
   const merged = tf.reshape(tf.transpose(tf.reshape(y, [B, nHead, T, hs]), [0, 2, 1, 3]), [B * T, nEmbd]) as tf.Tensor2D
   return linear(ctx, merged, layer, "o")
@@ -184,21 +199,37 @@ const block = (ctx: ForwardContext, x: tf.Tensor2D, layer: number): tf.Tensor2D 
   return tf.add(a, mlp(ctx, layerNorm(a, p("ln_2.gamma"), p("ln_2.beta"), eps) as tf.Tensor2D, layer)) as tf.Tensor2D
 }
 
+/**
+ * Token ids (B, T) int32 → the final hidden states (B·T, C), after ln_f. Call inside tf.tidy
+ * or dispose the result. `layout` replaces the causal 0..T−1 layout (evaluation's packing).
+ */
+export const hiddenStates = (model: GPT, idx: tf.Tensor2D, hook?: ProjectionHook, layout?: Layout): tf.Tensor2D => {
+  const [B, T] = idx.shape
+  const cfg = model.config
+  if (layout === undefined && T > cfg.blockSize) throw new Error(`sequence length ${T} exceeds blockSize ${cfg.blockSize}`)
+  const ctx: ForwardContext = { model, hook, B, T, layout }
+  const wte = param(model, "wte") as tf.Tensor2D
+  const tok = tf.gather(wte, tf.reshape(idx, [B * T])) // (N, C)
+  let x: tf.Tensor2D
+  if (layout === undefined) {
+    const pos = tf.slice(param(model, "wpe"), [0, 0], [T, cfg.nEmbd]) // (T, C)
+    // Broadcast over the batch rather than tf.tile: wasm's Tile is slow (10 ms at B·T = 1024).
+    x = tf.reshape(tf.add(tf.reshape(tok, [B, T, cfg.nEmbd]), pos), [B * T, cfg.nEmbd]) as tf.Tensor2D
+  } else x = tf.add(tok, tf.gather(param(model, "wpe"), tf.reshape(layout.positions, [B * T]))) as tf.Tensor2D // (N, C)
+  for (let l = 0; l < cfg.nLayer; l++) x = block(ctx, x, l)
+  return layerNorm(x, param(model, "ln_f.gamma") as tf.Tensor1D, param(model, "ln_f.beta") as tf.Tensor1D, cfg.layerNormEps) as tf.Tensor2D
+}
+
+/** Final hidden states (N, C) → logits (N, V) through the output head (wteᵀ when tied). */
+export const outputLogits = (model: GPT, h: tf.Tensor2D): tf.Tensor2D => {
+  const head = model.config.tieWeights ? tf.transpose(param(model, "wte")) : (param(model, "lm_head.kernel") as tf.Tensor2D) // (C, V)
+  return matmul(h, head as tf.Tensor2D)
+}
+
 /** Token ids (B, T) int32 → logits (B, T, V). Call inside tf.tidy or dispose the result. */
 export const forward = (model: GPT, idx: tf.Tensor2D, hook?: ProjectionHook): tf.Tensor3D => {
   const [B, T] = idx.shape
-  const cfg = model.config
-  if (T > cfg.blockSize) throw new Error(`sequence length ${T} exceeds blockSize ${cfg.blockSize}`)
-  const ctx: ForwardContext = { model, hook, B, T }
-  const wte = param(model, "wte") as tf.Tensor2D
-  const tok = tf.gather(wte, tf.reshape(idx, [B * T])) // (N, C)
-  const pos = tf.slice(param(model, "wpe"), [0, 0], [T, cfg.nEmbd]) // (T, C)
-  // Broadcast over the batch rather than tf.tile: wasm's Tile is slow (10 ms at B·T = 1024).
-  let x = tf.reshape(tf.add(tf.reshape(tok, [B, T, cfg.nEmbd]), pos), [B * T, cfg.nEmbd]) as tf.Tensor2D
-  for (let l = 0; l < cfg.nLayer; l++) x = block(ctx, x, l)
-  x = layerNorm(x, param(model, "ln_f.gamma") as tf.Tensor1D, param(model, "ln_f.beta") as tf.Tensor1D, cfg.layerNormEps) as tf.Tensor2D
-  const head = cfg.tieWeights ? tf.transpose(wte) : (param(model, "lm_head.kernel") as tf.Tensor2D) // (C, V)
-  return tf.reshape(matmul(x, head as tf.Tensor2D), [B, T, cfg.vocabSize]) as tf.Tensor3D
+  return tf.reshape(outputLogits(model, hiddenStates(model, idx, hook)), [B, T, model.config.vocabSize]) as tf.Tensor3D
 }
 
 /**

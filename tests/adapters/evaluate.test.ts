@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { classification, confusionMetrics, evaluate, majorityAccuracy, scoreSequences } from "../../src/adapters/evaluate.ts"
+import { classification, confusionMetrics, evaluate, majorityAccuracy, packCompletions, scorePacked, scoreSequences } from "../../src/adapters/evaluate.ts"
 import { encodeExample, type Encoder } from "../../src/model/completion-batches.ts"
 import { disposeGPT, forward, type GPT } from "../../src/model/gpt.ts"
 import { makeModel, setupBackend } from "./fixtures.ts"
@@ -42,6 +42,39 @@ describe("scoreSequences", () => {
     // By hand for the second sequence: log softmax of the logits at position 0 picked at "y".
     const lp = tf.tidy(() => tf.logSoftmax(tf.squeeze(forward(model, tf.tensor2d([[24]], [1, 1], "int32")))).dataSync()[25] ?? NaN)
     expect(two[1]?.logp).toBeCloseTo(lp, 5)
+  })
+})
+
+describe("packed scoring", () => {
+  it("lays out prompt and branches: positions continue the prompt, each branch reads its own tokens", () => {
+    const row = packCompletions([5, 6, 7], [[1, 2], [3, 4]], 8)
+    expect(row && [...row.ids]).toEqual([5, 6, 7, 1, 3])
+    expect(row && [...row.positions]).toEqual([0, 1, 2, 3, 3])
+    expect(row && [...row.branch]).toEqual([0, 0, 0, 1, 2])
+    expect(row?.reads).toEqual([[[2, 1], [3, 2]], [[2, 3], [4, 4]]])
+    // Truncated as encodeExample truncates: blockSize 3, completion 2 ⇒ 2 prompt tokens survive.
+    expect(row && [...(packCompletions([5, 6, 7], [[1, 2]], 3)?.ids ?? [])]).toEqual([6, 7, 1])
+    expect(packCompletions([], [[1, 2]], 3)).toBeNull()
+  })
+  it("gives each completion the log-probability of its own separate sequence", () => {
+    const prompts = ["abcdef", "xy", "a long prompt that is truncated"]
+    const completions = ["spam", "hams", "eggs"]
+    const rows = prompts.map((p) => packCompletions(enc.encode(p), completions.map((c) => enc.encode(c)), 8))
+    const packed = scorePacked(model, undefined, rows.map((r) => r!), 2)
+    const separate = scoreSequences(model, undefined, prompts.flatMap((p) => completions.map((c) => encodeExample(enc, { prompt: p, completion: c }, 8))), 3)
+    packed.flat().forEach((lp, i) => expect(lp).toBeCloseTo(separate[i]?.logp ?? NaN, 4))
+  })
+  it("evaluate scores labels of different lengths and a truth outside the labels as separate sequences would", () => {
+    const labels = [" no", " yes", " maybe"]
+    const examples = [{ prompt: "is it", completion: " yes" }, { prompt: "q", completion: " no" }, { prompt: "well", completion: " other" }]
+    const r = evaluate(model, undefined, enc, { examples, labels }, { blockSize: 8, batchSize: 2 })
+    const seqs = examples.flatMap((e) => [...labels.map((l) => encodeExample(enc, { prompt: e.prompt, completion: l }, 8)), ...(labels.includes(e.completion) ? [] : [encodeExample(enc, e, 8)])])
+    const s = scoreSequences(model, undefined, seqs, 4)
+    const truth = [s[1], s[3], s[9]].map((x) => x!)
+    expect(r.evalLoss).toBeCloseTo(-truth.reduce((a, x) => a + x.logp, 0) / truth.reduce((a, x) => a + x.tokens, 0), 4)
+    const argmax = (xs: number[]) => xs.indexOf(Math.max(...xs))
+    const preds = [argmax([0, 1, 2].map((i) => s[i]!.logp)), argmax([3, 4, 5].map((i) => s[i]!.logp))]
+    expect(r.accuracy).toBeCloseTo([preds[0] === 1, preds[1] === 0].filter(Boolean).length / 2, 12)
   })
 })
 
