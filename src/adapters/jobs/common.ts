@@ -3,6 +3,7 @@
  * into classified `StageError`s at the boundary.
  */
 import { existsSync } from "node:fs"
+import { readFile } from "node:fs/promises"
 import { isAbsolute, join, resolve } from "node:path"
 import { Effect } from "effect"
 import { StageError, type StageContext } from "../../engine/stage.ts"
@@ -73,3 +74,15 @@ export const loadTaskData = async <P>(ctx: StageContext<P>, d: DataSpec): Promis
 }
 
 export const TRAIN_META = "train_meta.json"
+
+/** What eval and merge start from: the trained adapter's folder, its data split, and the base. */
+export interface Trained extends Base {
+  readonly adapterDir: string
+  readonly spec: DataSpec
+}
+
+export const loadTrained = async <P>(ctx: StageContext<P>): Promise<Trained> => {
+  const adapterDir = ctx.inputs.adapter?.dir ?? ""
+  const spec = JSON.parse(await readFile(requireFile(adapterDir, TRAIN_META, "adapter"), "utf8")) as DataSpec
+  return { adapterDir, spec, ...(await loadBase(ctx)) }
+}

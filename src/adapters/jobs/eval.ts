@@ -1,5 +1,4 @@
 /** The eval stage's work (stages/eval.ts holds its params and contract). */
-import { readFile } from "node:fs/promises"
 import type { Effect } from "effect"
 import type { StageContext, StageError, StageOutput } from "../../engine/stage.ts"
 import { disposeGPT } from "../../model/gpt.ts"
@@ -7,7 +6,7 @@ import type { EvalParams } from "../../../stages/eval.ts"
 import type { Adapter } from "../adapter.ts"
 import { confusionMetrics, evaluate, majorityAccuracy, type EvalResult } from "../evaluate.ts"
 import { loadAdapter } from "../io.ts"
-import { attempt, loadBase, loadTaskData, requireFile, TRAIN_META, type DataSpec } from "./common.ts"
+import { attempt, loadTaskData, loadTrained } from "./common.ts"
 
 /** Zero-shot results of the base model, per worker process (see below). */
 const zeroShot = new Map<string, EvalResult>()
@@ -15,9 +14,7 @@ const zeroShot = new Map<string, EvalResult>()
 export const evalStage = (ctx: StageContext<EvalParams>): Effect.Effect<StageOutput, StageError> =>
   attempt(async () => {
     const p = ctx.params
-    const adapterDir = ctx.inputs.adapter?.dir ?? ""
-    const spec = JSON.parse(await readFile(requireFile(adapterDir, TRAIN_META, "adapter"), "utf8")) as DataSpec
-    const { model, tokenizer } = await loadBase(ctx)
+    const { adapterDir, spec, model, tokenizer } = await loadTrained(ctx)
     let adapter: Adapter | undefined
     try {
       const task = await loadTaskData(ctx, spec)

@@ -1,5 +1,5 @@
 /** The merge stage's work (stages/merge.ts holds its params and contract). */
-import { copyFile, readFile } from "node:fs/promises"
+import { copyFile } from "node:fs/promises"
 import { join } from "node:path"
 import * as tf from "@tensorflow/tfjs"
 import type { Effect } from "effect"
@@ -11,14 +11,12 @@ import type { MergeParams } from "../../../stages/merge.ts"
 import type { Adapter } from "../adapter.ts"
 import { loadAdapter } from "../io.ts"
 import { mergedModel } from "../merge.ts"
-import { attempt, loadBase, loadTaskData, requireFile, TRAIN_META, type DataSpec } from "./common.ts"
+import { attempt, loadTaskData, loadTrained, requireFile } from "./common.ts"
 
 export const merge = (ctx: StageContext<MergeParams>): Effect.Effect<StageOutput, StageError> =>
   attempt(async () => {
     const p = ctx.params
-    const adapterDir = ctx.inputs.adapter?.dir ?? ""
-    const spec = JSON.parse(await readFile(requireFile(adapterDir, TRAIN_META, "adapter"), "utf8")) as DataSpec
-    const { model, tokenizer } = await loadBase(ctx)
+    const { adapterDir, spec, model, tokenizer } = await loadTrained(ctx)
     let adapter: Adapter | undefined
     let merged: GPT | undefined
     try {
