@@ -2,6 +2,7 @@
  * The CLI: parse, validate the pipeline (exit 2 before anything is written), then dispatch.
  * Returns the exit code; interruption (Ctrl-C) is mapped to 130 by run-main.ts.
  */
+import { existsSync, readFileSync } from "node:fs"
 import picomatch from "picomatch"
 import { Effect } from "effect"
 import { resolveBackend } from "../engine/backend.ts"
@@ -12,6 +13,7 @@ import type { Registry } from "../engine/registry.ts"
 import { makePlan, runPipeline } from "../engine/run-pipeline.ts"
 import { compilePipeline } from "../pipeline/compile.ts"
 import { PipelineInvalid } from "../pipeline/problems.ts"
+import { parseYaml } from "../pipeline/yaml-source.ts"
 import { openDb } from "../store/db.ts"
 import { collectGarbage } from "../store/gc.ts"
 import { recoverStale } from "../store/recover.ts"
@@ -118,12 +120,22 @@ const withDb = <A>(runsDir: string, io: Io, f: (store: Store) => A): Effect.Effe
     }
   })
 
+/** The `name:` of a pipeline file, for compare/plot to pick its runs (undefined if unreadable). */
+const pipelineName = (file: string): string | undefined => {
+  const value = parseYaml(file, readFileSync(file, "utf8")).value
+  const name = typeof value === "object" && value !== null ? (value as { name?: unknown }).name : undefined
+  return typeof name === "string" ? name : undefined
+}
+
 const report = (cmd: Extract<Command, { type: "compare" | "plot" }>, io: Io) =>
   Effect.promise(async () => {
+    if (cmd.pipeline !== undefined && !existsSync(cmd.pipeline)) return io.stderr.write(`${cmd.pipeline}: no such pipeline file\n`), 2
     const db = openDb(cmd.runsDir, { create: false })
     if (db === undefined) return io.stderr.write(`no runs directory at ${cmd.runsDir}\n`), 2
     try {
-      const pipeline = cmd.pipeline === undefined ? undefined : (await import("yaml")).parse((await import("node:fs")).readFileSync(cmd.pipeline, "utf8")).name as string
+      // parseYaml, not `(await import("yaml")).parse`: the bundle turns yaml's CommonJS build into a
+      // namespace without named exports, and compare/plot with a pipeline file failed there.
+      const pipeline = cmd.pipeline === undefined ? undefined : pipelineName(cmd.pipeline)
       if (cmd.type === "plot") {
         const { writePlot } = await import("../report/plot.ts")
         await writePlot(db, { ...(pipeline ? { pipeline } : {}), out: cmd.out })
