@@ -10,15 +10,15 @@ import { AdamW } from "../src/model/adamw.ts"
 import { initBackend } from "../src/model/backend.ts"
 import { clipByGlobalNorm } from "../src/model/clip.ts"
 import { defaultConfig, forward, initGPT, maskedCrossEntropy } from "../src/model/gpt.ts"
-import { setMatmulFastPath } from "../src/model/ops.ts"
+import { setMatmulPath } from "../src/model/ops.ts"
 import { paramGroups } from "../src/model/pretrain.ts"
 
 export const BENCH_CONFIG = { ...defaultConfig, vocabSize: 1024, blockSize: 64, nLayer: 2, nHead: 4, nEmbd: 128, tieWeights: true }
 export const BENCH_BATCH = 16
 
 const [backend = "wasm", variant = "fast", stepsArg = "20", warmupArg = "3"] = process.argv.slice(2)
-await initBackend(backend as "wasm" | "cpu")
-if (variant === "plain") setMatmulFastPath(false)
+await initBackend(backend as "native" | "wasm" | "cpu")
+if (variant === "plain") setMatmulPath("tfjs")
 const model = initGPT(BENCH_CONFIG, 0)
 const vars = [...model.params.values()]
 const opt = new AdamW(paramGroups(model, 0.1))

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from "node:fs"
 import picomatch from "picomatch"
 import { Effect } from "effect"
-import { resolveBackend } from "../engine/backend.ts"
+import { BackendUnavailable, resolveBackend } from "../engine/backend.ts"
 import { InputFileMissing } from "../engine/fingerprint.ts"
 import { projectRoot } from "../engine/project.ts"
 import { kindsOf } from "../engine/registry.ts"
@@ -183,7 +183,7 @@ export const cli = (argv: ReadonlyArray<string>, registry: Registry, io: Io): Ef
   return dispatch(cmd, registry, io).pipe(
     Effect.catch((e) => line(io.stderr, `${e.message}\n${e.problems.length} problem${e.problems.length === 1 ? "" : "s"}; nothing was run`).pipe(Effect.as(2))),
     Effect.catchDefect((d) =>
-      d instanceof InputFileMissing ? line(io.stderr, d.message).pipe(Effect.as(2)) : Effect.die(d),
+      d instanceof InputFileMissing || d instanceof BackendUnavailable ? line(io.stderr, d.message).pipe(Effect.as(2)) : Effect.die(d),
     ),
   )
 }

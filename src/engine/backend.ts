@@ -1,11 +1,11 @@
 /**
  * `--backend` resolution, decided once in the parent (the backend is part of every
  * fingerprint). The probe lives with the model code: `auto` = tfjs-node-gpu when it loads,
- * else wasm, else cpu.
+ * else native (wasm + OpenBLAS), else wasm, else cpu.
  */
 import type { BackendName } from "./stage.ts"
-export { resolveBackend } from "../model/backend-probe.ts"
+export { BackendUnavailable, backendIdentity, resolveBackend } from "../model/backend-probe.ts"
 
 export type BackendRequest = "auto" | BackendName
 
-export const BACKEND_REQUESTS: ReadonlyArray<BackendRequest> = ["auto", "tensorflow", "wasm", "cpu"]
+export const BACKEND_REQUESTS: ReadonlyArray<BackendRequest> = ["auto", "tensorflow", "native", "wasm", "cpu"]

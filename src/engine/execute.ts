@@ -23,6 +23,8 @@ export interface ExecuteContext {
   readonly projectDir: string
   readonly pipelineDir: string
   readonly backend: BackendName
+  /** BLAS threads per instance (engine/threads.ts). */
+  readonly threadsFor: (id: string) => number
   readonly emit: (e: RunEvent) => void
   /** Committed results of instances that finished (or were cached) earlier in this run. */
   readonly results: ReadonlyMap<string, InputArtifact>
@@ -86,7 +88,7 @@ export const executeInstance = (ctx: ExecuteContext, p: PlannedInstance, slot: n
     mkdirSync(scratch, { recursive: true })
     ctx.emit({ type: "stage-started", at: run.started, id: instance.id, worker: slot })
     const inputs = Object.fromEntries(Object.entries(instance.inputs).map(([name, id]) => [name, ctx.results.get(id)!]))
-    const job = { id: instance.id, kind: instance.kind, rawParams: instance.rawParams, factors: instance.factors, inputs, outDir: run.tmp, scratchDir: scratch, projectDir: ctx.projectDir, pipelineDir: ctx.pipelineDir, backend: ctx.backend }
+    const job = { id: instance.id, kind: instance.kind, rawParams: instance.rawParams, factors: instance.factors, inputs, outDir: run.tmp, scratchDir: scratch, projectDir: ctx.projectDir, pipelineDir: ctx.pipelineDir, backend: ctx.backend, threads: ctx.threadsFor(instance.id) }
     const end = (status: "failed" | "interrupted", error: WireError) => {
       rmSync(run.tmp, { recursive: true, force: true })
       ctx.store.endExecution({ executionId, fingerprint: p.fingerprint, status, error, metrics: run.metrics, durationMs: Date.now() - run.started })

@@ -7,7 +7,7 @@
  *   params.<key>          each decoded param (defaults applied, axes interpolated), canonical JSON
  *   input.<name>          the fingerprint of the producer instance bound to that input
  *   file:<path>           sha256 of each user file the params name (path as written, relative to the pipeline)
- *   backend               the resolved compute backend
+ *   backend               the resolved compute backend's identity (native: with its OpenBLAS core)
  *   dep:<package>         versions of the packages that change numbers (tfjs) and of peftlab itself
  *
  * Never a run id, a time or an absolute path. The list is stored with each execution so
@@ -46,7 +46,8 @@ export const dependencyFields = (projectDir: string): ReadonlyArray<Field> => {
 export interface FingerprintContext {
   readonly projectDir: string
   readonly pipelineDir: string
-  readonly backend: BackendName
+  /** `backendIdentity(name)`: the backend name, plus the OpenBLAS core for native. */
+  readonly backend: string
   readonly deps: ReadonlyArray<Field>
   /** The code digest of a stage module (memoized per plan by the caller). */
   readonly codeOf: (moduleUrl: string) => ReadonlyArray<readonly [string, string]>

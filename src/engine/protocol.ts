@@ -14,6 +14,8 @@ export interface Job {
   readonly projectDir: string
   readonly pipelineDir: string
   readonly backend: BackendName
+  /** BLAS threads for this stage (native backend; engine/threads.ts). */
+  readonly threads: number
 }
 
 export type ToWorker = { readonly type: "run"; readonly job: Job } | { readonly type: "interrupt" }

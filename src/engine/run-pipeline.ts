@@ -14,8 +14,10 @@ import { openDb } from "../store/db.ts"
 import { recoverStale } from "../store/recover.ts"
 import { Store } from "../store/store.ts"
 import type { RunEvent } from "./events.ts"
+import { backendIdentity } from "./backend.ts"
 import { dependencyFields } from "./fingerprint.ts"
 import { WorkerPool } from "./pool.ts"
+import { blasThreads } from "./threads.ts"
 import { emptyCounts, schedule } from "./scheduler.ts"
 import type { BackendName } from "./stage.ts"
 
@@ -44,13 +46,13 @@ const openStore = (runsDir: string) =>
 
 export const makePlan = (store: Store | undefined, options: Pick<RunOptions, "pipeline" | "projectDir" | "backend" | "force">): ReadonlyArray<PlannedInstance> =>
   planPipeline(options.pipeline, {
-    context: { projectDir: options.projectDir, pipelineDir: options.pipeline.dir, backend: options.backend, deps: dependencyFields(options.projectDir) },
+    context: { projectDir: options.projectDir, pipelineDir: options.pipeline.dir, backend: backendIdentity(options.backend), deps: dependencyFields(options.projectDir) },
     lookup: (fps) => store?.cacheLookupMany(fps) ?? new Map(),
     lastGoodFields: (id) => store?.lastGoodFields(id),
     force: options.force,
   })
 
-const environment = (options: RunOptions) => ({ node: process.version, platform: process.platform, cpus: os.cpus().length, argv: options.argv })
+const environment = (options: RunOptions) => ({ node: process.version, platform: process.platform, cpus: os.cpus().length, backend: backendIdentity(options.backend), argv: options.argv })
 
 /** The end of a run is recorded even on Ctrl-C: only the scheduling itself is interruptible. */
 export const runPipeline = (options: RunOptions): Effect.Effect<RunStatus> =>
@@ -85,7 +87,8 @@ export const runPipeline = (options: RunOptions): Effect.Effect<RunStatus> =>
         axes: pipeline.axes,
         instances: plan.map((p) => ({ id: p.instance.id, stage: p.instance.stage, kind: p.instance.kind, factors: p.instance.factors, plan: p.cached ? "cached" : "pending", ...(p.reason ? { reason: p.reason } : {}) })),
       })
-      const ctx = { store, pool, runId, runsDir: options.runsDir, projectDir: options.projectDir, pipelineDir: pipeline.dir, backend: options.backend, emit }
+      const threadsFor = blasThreads(plan, options.jobs, os.cpus().length)
+      const ctx = { store, pool, runId, runsDir: options.runsDir, projectDir: options.projectDir, pipelineDir: pipeline.dir, backend: options.backend, threadsFor, emit }
       const exit = yield* Effect.exit(restore(schedule(ctx, plan, { jobs: options.jobs, keepGoing: options.keepGoing, force: options.force, counts })))
       const status: RunStatus = Exit.isSuccess(exit) ? (counts.failed > 0 ? "failed" : "succeeded") : "interrupted"
       emit({ type: "run-finished", at: Date.now(), runId, status, durationMs: Date.now() - started, counts })

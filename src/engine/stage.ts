@@ -23,7 +23,7 @@ import { Data } from "effect"
 import type { Schema } from "effect"
 import type { FactorValue } from "./events.ts"
 
-export type BackendName = "tensorflow" | "wasm" | "cpu"
+export type BackendName = "tensorflow" | "native" | "wasm" | "cpu"
 
 /** A committed artifact produced by an upstream instance, handed to a consumer by `needs` name. */
 export interface InputArtifact {
@@ -53,6 +53,8 @@ export interface StageContext<P> {
   /** The pipeline file's folder: relative paths in params (user data) resolve against it. */
   readonly pipelineDir: string
   readonly backend: BackendName
+  /** BLAS threads this stage may use (native backend): cores / jobs, or every core when it runs alone. */
+  readonly threads: number
   /** Aborted when the run is interrupted (Ctrl-C) or fail-fast stops it. */
   readonly signal: AbortSignal
   /** Progress of the current stage: step out of total; tokens/s when it trains. */

@@ -31,6 +31,7 @@ const context = (job: Job, def: AnyStageDefinition, signal: AbortSignal): StageC
   projectDir: job.projectDir,
   pipelineDir: job.pipelineDir,
   backend: job.backend,
+  threads: job.threads,
   signal,
   progress: (p) => send({ type: "progress", ...p }),
   metric: (step, name, value) => send({ type: "metric", step, name, value }),

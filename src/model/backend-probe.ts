@@ -1,14 +1,17 @@
 /**
- * `--backend auto|tensorflow|wasm|cpu` → the backend a run will use, decided once in the
- * parent process (it is part of every fingerprint). `auto` prefers tfjs-node-gpu when it
- * loads, then wasm, then cpu.
+ * `--backend auto|tensorflow|native|wasm|cpu` → the backend a run will use, decided once in
+ * the parent process (it is part of every fingerprint). `auto` prefers tfjs-node-gpu when it
+ * loads, then native (wasm + OpenBLAS), then wasm, then cpu.
  *
  * Kept cheap for the parent (DESIGN: start-up is part of the product): tfjs itself is only
- * imported when tfjs-node-gpu is installed and must be tried; wasm and cpu ship with
- * @tensorflow/tfjs and need no probe beyond WebAssembly being there.
+ * imported when tfjs-node-gpu is installed and must be tried; the native probe loads the
+ * OpenBLAS addon (~5 ms); wasm and cpu ship with @tensorflow/tfjs.
  */
+import { existsSync, mkdirSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
+import { dirname, join } from "node:path"
 import type { BackendName } from "../engine/stage.ts"
+import { ADDON_PATH, loadNative, nativeIdentity } from "./native.ts"
 
 export type BackendRequest = "auto" | BackendName
 
@@ -37,13 +40,52 @@ const tensorflowLoads = async (): Promise<boolean> => {
 const wasmAvailable = (): boolean =>
   typeof (globalThis as { WebAssembly?: unknown }).WebAssembly === "object" && resolvable("@tensorflow/tfjs-backend-wasm")
 
-export const resolveBackend = async (requested: BackendRequest): Promise<BackendName> => {
+/** A backend asked for by name that this machine cannot run: an input error (exit 2). */
+export class BackendUnavailable extends Error {
+  readonly _tag = "BackendUnavailable"
+}
+
+/**
+ * `auto` falling back from native says why once, in one line, the first time on this install
+ * (the note sits where the addon would be, so rebuilding it resets the note), then stays quiet.
+ */
+const noteNativeFallback = (reason: string, say: (line: string) => void): void => {
+  const marker = join(dirname(ADDON_PATH), "fallback-noted")
+  if (existsSync(marker)) return
+  say(`peftlab: using wasm, ${reason.replace(/^backend native is unavailable: /, "native is unavailable: ")}`)
+  try {
+    mkdirSync(dirname(marker), { recursive: true })
+    writeFileSync(marker, `${reason}\n`)
+  } catch {
+    // A read-only install says it every time instead.
+  }
+}
+
+export const resolveBackend = async (requested: BackendRequest, say: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<BackendName> => {
   if (requested === "tensorflow") {
-    if (!(await tensorflowLoads())) throw new Error("backend tensorflow is not available here: @tensorflow/tfjs-node-gpu does not load")
+    if (!(await tensorflowLoads())) throw new BackendUnavailable("backend tensorflow is not available here: @tensorflow/tfjs-node-gpu does not load")
     return "tensorflow"
   }
-  if (requested === "wasm" && !wasmAvailable()) throw new Error("backend wasm is not available here")
+  if (requested === "native") {
+    const native = loadNative()
+    if (!native.ok) throw new BackendUnavailable(native.reason)
+    if (!wasmAvailable()) throw new BackendUnavailable("backend native is not available here: it runs on tfjs-wasm, which does not load")
+    return "native"
+  }
+  if (requested === "wasm" && !wasmAvailable()) throw new BackendUnavailable("backend wasm is not available here")
   if (requested !== "auto") return requested
   if (await tensorflowLoads()) return "tensorflow"
-  return wasmAvailable() ? "wasm" : "cpu"
+  if (!wasmAvailable()) return "cpu"
+  const native = loadNative()
+  if (native.ok) return "native"
+  noteNativeFallback(native.reason, say)
+  return "wasm"
 }
+
+/**
+ * The backend as the fingerprint records it: native adds the OpenBLAS core, since other
+ * kernels round differently. (BLAS threads are not in it: the native tests prove losses
+ * bit-identical for 1 and 2 threads, so a lone stage may use every core and still hit the
+ * cache of a run that gave it one.)
+ */
+export const backendIdentity = (name: BackendName): string => (name === "native" ? nativeIdentity() : name)

@@ -4,13 +4,18 @@
  * - wasm has no `UnsortedSegmentSum` (the gradient of `tf.gather`) and a `Slice` that copies
  *   its whole input; `wasm-kernels.ts` registers replacements.
  * - wasm's matmul is only fast without transpose flags; `ops.matmul` then routes 2-D matmuls
- *   through a custom gradient with explicit transposes (`setMatmulFastPath`).
+ *   through a custom gradient with explicit transposes (`setMatmulPath("xnnpack")`).
+ * - `native` is the wasm backend whose matrix products run in OpenBLAS (native-kernels.ts);
+ *   tfjs itself still calls the backend "wasm".
  *
  * Workers call `initBackend` before running a stage; calling it again is cheap.
  */
 import * as tf from "@tensorflow/tfjs"
 import type { BackendName } from "../engine/stage.ts"
-import { setMatmulFastPath } from "./ops.ts"
+import { registerNativeKernels, setNativeMatmul } from "./native-kernels.ts"
+import { registerNativeOps } from "./native-ops.ts"
+import { setNativeThreads } from "./native.ts"
+import { setMatmulPath } from "./ops.ts"
 import { registerWasmKernels } from "./wasm-kernels.ts"
 
 export { unsortedSegmentSum } from "./wasm-kernels.ts"
@@ -42,13 +47,22 @@ export const loadTensorflow = async (): Promise<boolean> => {
   }
 }
 
-export const initBackend = async (name: BackendName): Promise<void> => {
+/** The tfjs backend a peftlab backend runs on. */
+const tfjsBackend = (name: BackendName): string => (name === "native" ? "wasm" : name)
+
+/** `threads`: BLAS threads for the native backend's products (ignored elsewhere). */
+export const initBackend = async (name: BackendName, threads = 1): Promise<void> => {
   if (name === "tensorflow" && !(await loadTensorflow())) throw new Error("backend tensorflow: @tensorflow/tfjs-node-gpu does not load here")
-  if (name === "wasm") {
+  if (name === "wasm" || name === "native") {
     await loadWasm()
     registerWasmKernels()
+    registerNativeKernels()
+    registerNativeOps()
   }
-  if (tf.getBackend() !== name && !(await tf.setBackend(name))) throw new Error(`backend ${name} failed to initialize`)
+  const tfName = tfjsBackend(name)
+  if (tf.getBackend() !== tfName && !(await tf.setBackend(tfName))) throw new Error(`backend ${name} failed to initialize`)
   await tf.ready()
-  setMatmulFastPath(name === "wasm")
+  setNativeMatmul(name === "native")
+  if (name === "native") setNativeThreads(threads)
+  setMatmulPath(name === "native" ? "blas" : name === "wasm" ? "xnnpack" : "tfjs")
 }

@@ -7,7 +7,8 @@
  * methods can target each by name (METHODS.md: the papers adapt q and v).
  */
 import * as tf from "@tensorflow/tfjs"
-import { batchMatmul, dense, gelu, invalidateTransposed, layerNorm, matmul, matmulFastPath, weightedSoftmaxCrossEntropy } from "./ops.ts"
+import { nativeCausalSoftmax, nativeCrossEntropy } from "./native-ops.ts"
+import { batchMatmul, batchMatmulTransposed, dense, gelu, invalidateTransposed, layerNorm, matmul, matmulFastPath, matmulPath, matmulTransposed, weightedSoftmaxCrossEntropy } from "./ops.ts"
 
 export interface GPTConfig {
   readonly vocabSize: number // tokenizer vocabulary size
@@ -165,6 +166,21 @@ const linear = (ctx: ForwardContext, x: tf.Tensor2D, layer: number, proj: ProjNa
   return (delta === null ? base : tf.add(base, delta)) as tf.Tensor2D
 }
 
+/**
+ * softmax over keys of scaled scores (B·nh, T, T), each query t seeing keys ≤ t. Additive −1e9
+ * rather than −∞ keeps the softmax gradient finite on every backend. A layout brings its own
+ * mask per sequence. (Native fuses the causal case: native-ops.ts, masked entries exactly 0.)
+ */
+const maskedSoftmax = (ctx: ForwardContext, scores: tf.Tensor3D): tf.Tensor3D => {
+  const { B, T } = ctx
+  const nHead = ctx.model.config.nHead
+  const masked =
+    ctx.layout === undefined
+      ? tf.add(scores, tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([T, T]), -1, 0)), -1e9)) // + (T, T)
+      : tf.reshape(tf.add(tf.reshape(scores, [B, nHead, T, T]), tf.reshape(tf.mul(tf.sub(1, ctx.layout.allowed), -1e9), [B, 1, T, T])), [B * nHead, T, T])
+  return tf.softmax(masked, -1) as tf.Tensor3D
+}
+
 /** Causal self-attention on x (N, C) with N = B·T. */
 const attention = (ctx: ForwardContext, x: tf.Tensor2D, layer: number): tf.Tensor2D => {
   const { B, T } = ctx
@@ -175,14 +191,8 @@ const attention = (ctx: ForwardContext, x: tf.Tensor2D, layer: number): tf.Tenso
   const q = heads(linear(ctx, x, layer, "q"))
   const k = heads(linear(ctx, x, layer, "k"))
   const v = heads(linear(ctx, x, layer, "v"))
-  const scores = tf.mul(batchMatmul(q, tf.transpose(k, [0, 2, 1]) as tf.Tensor3D), 1 / Math.sqrt(hs)) // (B·nh, T, T)
-  // Causal mask: position t attends to ≤ t. Additive −1e9 rather than −∞ keeps the softmax
-  // gradient finite on every backend. A layout brings its own mask per sequence.
-  const masked =
-    ctx.layout === undefined
-      ? tf.add(scores, tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([T, T]), -1, 0)), -1e9)) // + (T, T)
-      : tf.reshape(tf.add(tf.reshape(scores, [B, nHead, T, T]), tf.reshape(tf.mul(tf.sub(1, ctx.layout.allowed), -1e9), [B, 1, T, T])), [B * nHead, T, T])
-  const att = tf.softmax(masked, -1) as tf.Tensor3D
+  const qk = batchMatmulTransposed(q, k) // (B·nh, T, hs)·(B·nh, T, hs)ᵀ → (B·nh, T, T)
+  const att = ctx.layout === undefined && matmulPath() === "blas" ? nativeCausalSoftmax(qk, 1 / Math.sqrt(hs)) : maskedSoftmax(ctx, tf.mul(qk, 1 / Math.sqrt(hs)) as tf.Tensor3D)
   const y = batchMatmul(att, v) // (B·nh, T, hs)
   const merged = tf.reshape(tf.transpose(tf.reshape(y, [B, nHead, T, hs]), [0, 2, 1, 3]), [B * T, nEmbd]) as tf.Tensor2D
   return linear(ctx, merged, layer, "o")
@@ -222,8 +232,8 @@ export const hiddenStates = (model: GPT, idx: tf.Tensor2D, hook?: ProjectionHook
 
 /** Final hidden states (N, C) → logits (N, V) through the output head (wteᵀ when tied). */
 export const outputLogits = (model: GPT, h: tf.Tensor2D): tf.Tensor2D => {
-  const head = model.config.tieWeights ? tf.transpose(param(model, "wte")) : (param(model, "lm_head.kernel") as tf.Tensor2D) // (C, V)
-  return matmul(h, head as tf.Tensor2D)
+  if (model.config.tieWeights) return matmulTransposed(h, param(model, "wte") as tf.Tensor2D) // (N, C)·(V, C)ᵀ
+  return matmul(h, param(model, "lm_head.kernel") as tf.Tensor2D) // (N, C)·(C, V)
 }
 
 /** Token ids (B, T) int32 → logits (B, T, V). Call inside tf.tidy or dispose the result. */
@@ -240,11 +250,13 @@ export const maskedCrossEntropy = (logits: tf.Tensor3D, targets: tf.Tensor2D, ma
   tf.tidy(() => {
     const [B, T, V] = logits.shape
     const flat = tf.reshape(logits, [B * T, V]) as tf.Tensor2D // (N, V)
-    const onehot = tf.oneHot(tf.reshape(targets, [B * T]), V) as tf.Tensor2D // (N, V)
     // Per-position weights summing to 1 over the counted positions: 1/N, or mask/Σmask.
     const m = mask === undefined ? null : tf.reshape(tf.cast(mask, "float32"), [B * T])
-    const weights = m === null ? tf.fill([B * T], 1 / (B * T)) : tf.div(m, tf.maximum(tf.sum(m), 1))
-    if (matmulFastPath()) return weightedSoftmaxCrossEntropy(flat, onehot, weights as tf.Tensor1D)
+    const weights = (m === null ? tf.fill([B * T], 1 / (B * T)) : tf.div(m, tf.maximum(tf.sum(m), 1))) as tf.Tensor1D
+    const ids = tf.reshape(targets, [B * T]) as tf.Tensor1D // (N,)
+    if (matmulPath() === "blas") return nativeCrossEntropy(flat, (ids.dtype === "int32" ? ids : tf.cast(ids, "int32")) as tf.Tensor1D, weights)
+    const onehot = tf.oneHot(ids, V) as tf.Tensor2D // (N, V)
+    if (matmulFastPath()) return weightedSoftmaxCrossEntropy(flat, onehot, weights)
     const nll = tf.neg(tf.sum(tf.mul(tf.logSoftmax(flat), onehot), -1)) // (N,)
     return tf.sum(tf.mul(nll, weights)) as tf.Scalar
   })

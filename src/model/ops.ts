@@ -1,29 +1,45 @@
 /**
- * Tensor ops shared by the model and the adapters. Every 2-D matmul of the model and of the
- * adapters goes through `matmul`, so the backend-specific fast path lives in one place.
+ * Tensor ops shared by the model and the adapters. Every matmul of the model and of the
+ * adapters goes through here, so the backend-specific fast paths live in one place.
  *
- * The wasm fast path (DESIGN.md, "matmul fix"): XNNPACK is fast only for operands without
- * transpose flags, and tfjs's own MatMul gradient always sets them. So on wasm a 2-D matmul
- * is a `tf.customGrad` whose backward pass transposes explicitly:
- *   y = a·b,  da = dy·bᵀ,  db = aᵀ·dy.
- * For a frozen weight (a `tf.Variable` with trainable = false) bᵀ is cached between steps
- * and no gradient is computed for b at all. The cache follows the variable's data: an
- * `assign` gives the variable new data, so a stale bᵀ is never used; `invalidateTransposed`
- * frees a cached copy early. On the cpu backend the same trick is slower, so it is off there.
+ * Three paths (`MatmulPath`), set by `initBackend`:
+ * - "tfjs": tfjs's own ops and autodiff (cpu, tensorflow).
+ * - "xnnpack" (wasm, DESIGN.md "matmul fix"): XNNPACK is fast only for operands without
+ *   transpose flags, and tfjs's own MatMul gradient always sets them. So a 2-D matmul is a
+ *   `tf.customGrad` whose backward pass transposes explicitly: y = a·b, da = dy·bᵀ, db = aᵀ·dy.
+ *   For a frozen weight (a `tf.Variable` with trainable = false) bᵀ is cached between steps
+ *   and no gradient is computed for b at all. The cache follows the variable's data: an
+ *   `assign` gives the variable new data, so a stale bᵀ is never used; `invalidateTransposed`
+ *   frees a cached copy early. Batched products are cut into 2-D ones (wasm's batched
+ *   matmul is a naive loop).
+ * - "blas" (native): every product is OpenBLAS sgemm (native-kernels.ts), where transpose
+ *   flags and batches are free: plain `tf.matMul` with flags, no explicit transposes, no cache.
+ * The hand-written gradients of GELU, LayerNorm and cross-entropy below serve both fast paths.
  */
 import * as tf from "@tensorflow/tfjs"
+import { nativeDenseForward } from "./native-kernels.ts"
+import { nativeGelu, nativeLayerNorm } from "./native-ops.ts"
 
-let fastPath = false
+export type MatmulPath = "tfjs" | "xnnpack" | "blas"
 
-/** Turned on by `initBackend("wasm")`, off for the other backends. */
-export const setMatmulFastPath = (on: boolean): void => {
-  fastPath = on
+let path: MatmulPath = "tfjs"
+
+/** Set by `initBackend`: "xnnpack" on wasm, "blas" on native, "tfjs" elsewhere. */
+export const setMatmulPath = (p: MatmulPath): void => {
+  path = p
 }
 
-export const matmulFastPath = (): boolean => fastPath
+export const matmulPath = (): MatmulPath => path
+
+/** True where the hand-written elementwise gradients are used (wasm and native). */
+export const matmulFastPath = (): boolean => path !== "tfjs"
 
 /** (n, k) · (k, m) → (n, m). */
-export const matmul = (a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D => (fastPath ? transposeFreeMatmul(a, b) : tf.matMul(a, b))
+export const matmul = (a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D => (path === "xnnpack" ? transposeFreeMatmul(a, b) : tf.matMul(a, b))
+
+/** a (n, k) · bᵀ for b (m, k) → (n, m): the tied output head (h · wteᵀ). */
+export const matmulTransposed = (a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D =>
+  path === "xnnpack" ? transposeFreeMatmul(a, tf.transpose(b)) : tf.matMul(a, b, false, true)
 
 /** The plain tfjs matmul, whatever the backend (for tests and benchmarks). */
 export const plainMatmul = (a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D => tf.matMul(a, b)
@@ -54,7 +70,7 @@ export const transposeFreeMatmul = (a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D
 
 /** x (n, k) · w (k, m) + b (m,): a dense layer, on wasm with the transpose-free gradient. */
 export const dense = (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D =>
-  fastPath ? transposeFreeDense(x, w, b) : (tf.add(tf.matMul(x, w), b) as tf.Tensor2D)
+  path === "xnnpack" ? transposeFreeDense(x, w, b) : path === "blas" ? blasDense(x, w, b) : (tf.add(tf.matMul(x, w), b) as tf.Tensor2D)
 
 const frozen = (t: tf.Tensor): t is tf.Variable => t instanceof tf.Variable && !t.trainable
 
@@ -81,12 +97,45 @@ export const transposeFreeDense = (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1
 }
 
 /**
+ * The dense layer on native: x·W + b as one sgemm (the bias pre-filled into the output), and
+ * a backward pass with BLAS flags instead of transposes; the bias gradient Σ_rows dy as 1ᵀ·dy
+ * (one sgemm; wasm's Sum over axis 0 transposes first). A frozen layer gets only dx = dy·Wᵀ.
+ */
+export const blasDense = (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D => {
+  if (frozen(w) && frozen(b)) {
+    const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+      value: nativeDenseForward(args[0] as tf.Tensor2D, w, b),
+      gradFunc: (dy: tf.Tensor) => tf.matMul(dy as tf.Tensor2D, w, false, true), // (n, m)·(k, m)ᵀ
+    }))
+    return f(x) as tf.Tensor2D
+  }
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [xi, wi, bi, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc]
+    save([xi, wi])
+    return {
+      value: nativeDenseForward(xi, wi, bi),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D]
+        const d = dy as tf.Tensor2D // (n, m)
+        const ones = tf.ones([1, d.shape[0]]) as tf.Tensor2D
+        return [tf.matMul(d, ws, false, true), tf.matMul(xs, d, true, false), tf.reshape(tf.matMul(ones, d), [d.shape[1]])]
+      },
+    }
+  })
+  return f(x, w, b) as tf.Tensor2D
+}
+
+/**
  * Batched matmul a (G, n, k) · b (G, k, m) → (G, n, m): attention's per-head products.
  * wasm runs batched matmuls in a naive loop (~2 GFLOP/s); on wasm we instead cut the G
  * 2-D products out (cheap with our Slice kernel), run each through XNNPACK and concatenate,
  * with the same scheme for the gradient: da = dy·bᵀ, db = aᵀ·dy.
  */
-export const batchMatmul = (a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D => (fastPath ? slicedBatchMatmulWithGrad(a, b) : tf.matMul(a, b))
+export const batchMatmul = (a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D => (path === "xnnpack" ? slicedBatchMatmulWithGrad(a, b) : tf.matMul(a, b))
+
+/** a (G, n, k) · b (G, m, k)ᵀ → (G, n, m): attention scores q·kᵀ without transposing k on native. */
+export const batchMatmulTransposed = (a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D =>
+  path === "xnnpack" ? slicedBatchMatmulWithGrad(a, transposeLast(b)) : tf.matMul(a, b, false, true)
 
 const transposeLast = (t: tf.Tensor3D): tf.Tensor3D => tf.transpose(t, [0, 2, 1])
 
@@ -185,7 +234,7 @@ export const weightedSoftmaxCrossEntropy = (logits: tf.Tensor2D, onehot: tf.Tens
 const GELU_C = Math.sqrt(2 / Math.PI)
 
 /** GELU, tanh approximation (GPT-2's "gelu_new"); x*x*x because pow is slow on wasm. */
-export const gelu = (x: tf.Tensor): tf.Tensor => (fastPath ? geluWithGrad(x) : geluAutodiff(x))
+export const gelu = (x: tf.Tensor): tf.Tensor => (path === "blas" ? nativeGelu(x) : matmulFastPath() ? geluWithGrad(x) : geluAutodiff(x))
 
 const geluAutodiff = (x: tf.Tensor): tf.Tensor =>
   tf.tidy(() => {
@@ -218,7 +267,11 @@ export const geluWithGrad = (x: tf.Tensor): tf.Tensor => {
 
 /** LayerNorm over the last axis. */
 export const layerNorm = (x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): tf.Tensor =>
-  fastPath && x.rank === 2 ? layerNormWithGrad(x as tf.Tensor2D, gamma, beta, eps) : layerNormAutodiff(x, gamma, beta, eps)
+  path === "blas" && x.rank === 2
+    ? nativeLayerNorm(x as tf.Tensor2D, gamma, beta, eps)
+    : matmulFastPath() && x.rank === 2
+      ? layerNormWithGrad(x as tf.Tensor2D, gamma, beta, eps)
+      : layerNormAutodiff(x, gamma, beta, eps)
 
 const layerNormAutodiff = (x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): tf.Tensor =>
   tf.tidy(() => {

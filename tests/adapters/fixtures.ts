@@ -7,13 +7,16 @@ import { resolveSettings, type SettingsRequest } from "../../src/adapters/settin
 import type { Batch } from "../../src/adapters/trainer.ts"
 import { initGPT, type GPT, type GPTConfig } from "../../src/model/gpt.ts"
 
+export type TestBackend = "cpu" | "wasm" | "native"
+
 /**
- * The backend of the adapter tests: cpu by default; PEFTLAB_TEST_BACKEND=wasm runs the same
- * oracles through initBackend (the transpose-free matmul with cached Wᵀ of frozen weights).
+ * The backend of the adapter tests: cpu by default, or PEFTLAB_TEST_BACKEND; the oracle matrix
+ * names its backend itself and runs on all three (oracles.<backend>.test.ts).
  */
-export const setupBackend = async (): Promise<void> => {
+export const setupBackend = async (backend?: TestBackend): Promise<void> => {
   const { initBackend } = await import("../../src/model/backend.ts")
-  await initBackend(process.env.PEFTLAB_TEST_BACKEND === "wasm" ? "wasm" : "cpu")
+  const env = process.env.PEFTLAB_TEST_BACKEND
+  await initBackend(backend ?? (env === "wasm" || env === "native" ? env : "cpu"))
 }
 
 export const tinyConfig: GPTConfig = {

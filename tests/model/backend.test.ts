@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest"
 import { initBackend, unsortedSegmentSum } from "../../src/model/backend.ts"
 import { resolveBackend } from "../../src/model/backend-probe.ts"
 import { defaultConfig, disposeGPT, forward, initGPT, maskedCrossEntropy } from "../../src/model/gpt.ts"
-import { batchMatmul, cachedTransposeCount, dense, gelu, invalidateTransposed, layerNorm, matmulFastPath, plainMatmul, setMatmulFastPath, transposeFreeMatmul } from "../../src/model/ops.ts"
+import { batchMatmul, cachedTransposeCount, dense, gelu, invalidateTransposed, layerNorm, matmulFastPath, plainMatmul, setMatmulPath, transposeFreeMatmul } from "../../src/model/ops.ts"
 
 /** Values and gradients of sum(f(a, b) ⊙ r) w.r.t. a and b, as plain arrays. */
 const valueAndGrads = (mm: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D, a: tf.Variable, b: tf.Variable, r: tf.Tensor2D) =>
@@ -14,14 +14,16 @@ const valueAndGrads = (mm: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D, a: t
   })
 
 describe("backends", () => {
-  it("auto falls through to wasm where tfjs-node-gpu is not installed; explicit names are taken as given", async () => {
+  it("auto falls through to native where tfjs-node-gpu is not installed; explicit names are taken as given", async () => {
     let gpuInstalled = true
     try {
       createRequire(import.meta.url).resolve("@tensorflow/tfjs-node-gpu")
     } catch {
       gpuInstalled = false
     }
-    expect(await resolveBackend("auto")).toBe(gpuInstalled ? "tensorflow" : "wasm")
+    // The suite's prerequisites include OpenBLAS, so the native addon is built (tests/model/native-fallback covers its absence).
+    expect(await resolveBackend("auto")).toBe(gpuInstalled ? "tensorflow" : "native")
+    expect(await resolveBackend("native")).toBe("native")
     expect(await resolveBackend("cpu")).toBe("cpu")
     expect(await resolveBackend("wasm")).toBe("wasm")
     if (!gpuInstalled) await expect(resolveBackend("tensorflow")).rejects.toThrow(/tfjs-node-gpu does not load/)
@@ -141,7 +143,7 @@ describe("backends", () => {
     const mask = tf.tensor2d([[0, 1, 1], [0, 0, 1]])
     const run = (fast: boolean, m?: tf.Tensor2D) =>
       tf.tidy(() => {
-        setMatmulFastPath(fast)
+        setMatmulPath(fast ? "xnnpack" : "tfjs")
         const { value, grads } = tf.variableGrads(() => maskedCrossEntropy(logits as tf.Tensor3D, targets, m), [logits])
         return [value.dataSync()[0] as number, [...(grads[logits.name] as tf.Tensor).dataSync()]] as const
       })
@@ -175,7 +177,7 @@ describe("backends", () => {
     const r = tf.randomNormal([5, 6], 0, 1, "float32", 16)
     const run = (fast: boolean) =>
       tf.tidy(() => {
-        setMatmulFastPath(fast)
+        setMatmulPath(fast ? "xnnpack" : "tfjs")
         const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(gelu(layerNorm(x, g as tf.Tensor1D, b as tf.Tensor1D, 1e-5)), r)) as tf.Scalar, [x, g, b])
         return [value, ...[x, g, b].map((v) => grads[v.name] as tf.Tensor)].map((t) => [...t.dataSync()])
       })
@@ -192,7 +194,7 @@ describe("backends", () => {
     const tgt = tf.randomUniform([3, 8], 0, 40, "int32", 2) as tf.Tensor2D
     const grads = (fast: boolean) =>
       tf.tidy(() => {
-        setMatmulFastPath(fast)
+        setMatmulPath(fast ? "xnnpack" : "tfjs")
         const { value, grads: g } = tf.variableGrads(() => maskedCrossEntropy(forward(model, idx), tgt), vars)
         return { loss: value.dataSync()[0], g: vars.map((v) => [...(g[v.name] as tf.Tensor).dataSync()]) }
       })

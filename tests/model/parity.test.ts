@@ -1,7 +1,7 @@
 /**
  * Our forward pass against an independent numpy implementation (tests/model/parity/
  * make_fixture.py, float64): same weights, same tokens, logits within 1e-5 — on the cpu
- * backend and on wasm with its fast paths.
+ * backend, on wasm with its fast paths, and on native (OpenBLAS and fused kernels).
  */
 import { join } from "node:path"
 import * as tf from "@tensorflow/tfjs"
@@ -26,7 +26,7 @@ const load = (name: string) => {
 }
 
 describe("parity with the numpy reference", () => {
-  for (const backend of ["cpu", "wasm"] as const) {
+  for (const backend of ["cpu", "wasm", "native"] as const) {
     for (const name of ["tied", "untied"]) {
       it(`${name} head, ${backend}: logits within 1e-5`, async () => {
         await initBackend(backend)

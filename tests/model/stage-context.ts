@@ -37,6 +37,7 @@ export const runStage = async (stage: AnyStageDefinition, o: RunOptions): Promis
     projectDir: resolve(import.meta.dirname, "../.."),
     pipelineDir: resolve(import.meta.dirname, "../.."),
     backend: o.backend ?? "cpu",
+    threads: 1,
     signal: o.signal ?? new AbortController().signal,
     progress: (p) => {
       rec.progress.push(p)

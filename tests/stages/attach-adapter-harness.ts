@@ -34,7 +34,7 @@ export const runStage = async (
     readonly scratchDir?: string
     readonly signal?: AbortSignal
     readonly onMetric?: (step: number | null, name: string, value: number) => void
-    readonly backend?: "cpu" | "wasm"
+    readonly backend?: "cpu" | "wasm" | "native"
   },
 ): Promise<StageRun> => {
   const outDir = join(o.root, o.name)
@@ -52,6 +52,7 @@ export const runStage = async (
     projectDir: process.cwd(),
     pipelineDir: process.cwd(),
     backend: o.backend ?? "cpu",
+    threads: 1,
     signal: o.signal ?? new AbortController().signal,
     progress: () => undefined,
     metric: (step, name, value) => {

@@ -42,7 +42,7 @@ export interface Base {
 export const loadBase = async <P>(ctx: StageContext<P>): Promise<Base> => {
   const input = ctx.inputs.model
   if (input === undefined) throw new StageError({ reason: "MissingInput", message: "no `model` input" })
-  await initBackend(ctx.backend)
+  await initBackend(ctx.backend, ctx.threads)
   requireFile(input.dir, "model.safetensors", "model")
   const model = await loadModel(input.dir)
   const tokenizer = await loadTokenizer(requireFile(input.dir, "tokenizer.json", "model"))

@@ -35,7 +35,7 @@ const run = async (ctx: StageContext<BuildModelParams>): Promise<StageOutput> =>
   const p = ctx.params
   const input = ctx.inputs.tokens
   if (input === undefined) throw new StageError({ reason: "MissingInput", message: "no `tokens` input" })
-  await initBackend(ctx.backend)
+  await initBackend(ctx.backend, ctx.threads)
   const meta = JSON.parse(readFileSync(need(input.dir, "meta.json"), "utf8")) as { vocab_size: number; unigram_entropy_val: number }
   const data = { train: readTokens(need(input.dir, "train.bin")), val: readTokens(need(input.dir, "val.bin")) }
   if (p.n_embd % p.n_head !== 0) throw new StageError({ reason: "Failed", message: `n_embd ${p.n_embd} is not divisible by n_head ${p.n_head}` })

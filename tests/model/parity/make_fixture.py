@@ -81,13 +81,14 @@ def write_safetensors(path, tensors, metadata):
     Path(path).write_bytes(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
-for tie in (True, False):
-    cfg = {"vocabSize": 50, "blockSize": 12, "nLayer": 2, "nHead": 2, "nEmbd": 16, "mlpRatio": 4, "tieWeights": tie, "layerNormEps": 1e-5}
-    rng = np.random.default_rng(1234 if tie else 5678)
-    w = weights(cfg, rng)
-    idx = rng.integers(0, cfg["vocabSize"], size=(3, 10)).astype(np.int32)
-    logits = forward({k: v.astype(np.float64) for k, v in w.items()}, idx, cfg)
-    tensors = {f"weights/{k}": v for k, v in w.items()}
-    tensors["idx"], tensors["logits"] = idx, logits.astype(np.float32)
-    write_safetensors(HERE / f"fixture-{'tied' if tie else 'untied'}.safetensors", tensors, {"config": json.dumps(cfg)})
-    print(f"tie={tie}: logits std {logits.std():.3f}, max |logit| {np.abs(logits).max():.3f}")
+if __name__ == "__main__":
+    for tie in (True, False):
+        cfg = {"vocabSize": 50, "blockSize": 12, "nLayer": 2, "nHead": 2, "nEmbd": 16, "mlpRatio": 4, "tieWeights": tie, "layerNormEps": 1e-5}
+        rng = np.random.default_rng(1234 if tie else 5678)
+        w = weights(cfg, rng)
+        idx = rng.integers(0, cfg["vocabSize"], size=(3, 10)).astype(np.int32)
+        logits = forward({k: v.astype(np.float64) for k, v in w.items()}, idx, cfg)
+        tensors = {f"weights/{k}": v for k, v in w.items()}
+        tensors["idx"], tensors["logits"] = idx, logits.astype(np.float32)
+        write_safetensors(HERE / f"fixture-{'tied' if tie else 'untied'}.safetensors", tensors, {"config": json.dumps(cfg)})
+        print(f"tie={tie}: logits std {logits.std():.3f}, max |logit| {np.abs(logits).max():.3f}")

@@ -1,0 +1,15 @@
+{
+  "variables": {
+    "openblas_include%": "/usr/include/openblas",
+    "openblas_libdir%": "/usr/lib"
+  },
+  "targets": [
+    {
+      "target_name": "peftlab_blas",
+      "sources": ["blas.c"],
+      "cflags": ["-O2", "-std=c11", "-Wall", "-Wextra", "-ffp-contract=off"],
+      "include_dirs": ["<(openblas_include)"],
+      "libraries": ["-L<(openblas_libdir)", "-lopenblas", "-lm"]
+    }
+  ]
+}

@@ -1,0 +1,464 @@
+/*
+ * peftlab's native matrix products: OpenBLAS sgemm on tensors that live in tfjs-wasm's heap.
+ *
+ * tfjs-wasm keeps every tensor in one WebAssembly memory (an ArrayBuffer). This addon receives
+ * that buffer and byte offsets into it, and runs cblas_sgemm in place, so a product costs one
+ * call and no copy (DESIGN.md, "Compute backends": 120–135 GFLOP/s vs 16–23 for XNNPACK).
+ *
+ * Native code trusts nothing: every operand's extent (offset, leading dimension, batch
+ * stride, batch count) is checked to lie inside the heap, the output must not overlap an
+ * input, and every size must be a non-negative integer. A violation throws a RangeError that
+ * names the shapes; it never touches memory.
+ *
+ *   sgemm(heap, transA, transB, M, N, K, alpha, aOff, lda, strideA, bOff, ldb, strideB,
+ *         beta, cOff, ldc, strideC, batch)
+ *     for g in 0..batch: C_g (M×N, row-major, ldc) = alpha·op(A_g)·op(B_g) + beta·C_g
+ *     with A_g at aOff + 4·g·strideA bytes (strideA 0 broadcasts one A over the batch), etc.
+ *   An optional 19th argument, a byte offset of N floats, starts every row of C as that bias
+ *   (beta is then 1): a dense layer x·W + b in one call.
+ *   setThreads(n), info() → { core, threads, config }
+ * and a few fused elementwise kernels with their gradients (below: GELU, cross-entropy,
+ * LayerNorm, causal softmax), where tfjs-wasm spends most of a step once products are fast.
+ */
+#include <cblas.h>
+#include <math.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#define CHECK(call)                                                                 \
+  do {                                                                              \
+    if ((call) != napi_ok) {                                                        \
+      napi_throw_error(env, NULL, "peftlab_blas: N-API call failed: " #call);       \
+      return NULL;                                                                  \
+    }                                                                               \
+  } while (0)
+
+/* A JS number that must be an integer in [lo, hi]. */
+static int get_int(napi_env env, napi_value v, const char* name, int64_t lo, int64_t hi, int64_t* out) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok || !isfinite(d) || floor(d) != d || d < (double)lo || d > (double)hi) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "peftlab_blas.sgemm: %s must be an integer in [%lld, %lld]", name, (long long)lo, (long long)hi);
+    napi_throw_range_error(env, NULL, msg);
+    return 0;
+  }
+  *out = (int64_t)d;
+  return 1;
+}
+
+/* Highest float index (exclusive) touched by `batch` row-major rows×cols matrices. */
+static int64_t extent(int64_t off, int64_t rows, int64_t cols, int64_t ld, int64_t stride, int64_t batch) {
+  if (rows == 0 || cols == 0 || batch == 0) return off;
+  return off + stride * (batch - 1) + (rows - 1) * ld + cols;
+}
+
+static napi_value sgemm(napi_env env, napi_callback_info info) {
+  size_t argc = 19;
+  napi_value argv[19];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 18 && argc != 19) {
+    napi_throw_type_error(env, NULL, "peftlab_blas.sgemm: expected 18 arguments, or 19 with a bias offset");
+    return NULL;
+  }
+  void* data = NULL;
+  size_t bytes = 0;
+  bool isBuffer = false;
+  CHECK(napi_is_arraybuffer(env, argv[0], &isBuffer));
+  if (!isBuffer) {
+    napi_throw_type_error(env, NULL, "peftlab_blas.sgemm: the heap must be an ArrayBuffer");
+    return NULL;
+  }
+  CHECK(napi_get_arraybuffer_info(env, argv[0], &data, &bytes));
+  const int64_t heapFloats = (int64_t)(bytes / 4), I32 = INT32_MAX;
+  bool tA, tB;
+  CHECK(napi_get_value_bool(env, argv[1], &tA));
+  CHECK(napi_get_value_bool(env, argv[2], &tB));
+  int64_t M, N, K, aOff, lda, sA, bOff, ldb, sB, cOff, ldc, sC, batch;
+  double alpha, beta;
+  if (!get_int(env, argv[3], "M", 0, I32, &M) || !get_int(env, argv[4], "N", 0, I32, &N) || !get_int(env, argv[5], "K", 0, I32, &K)) return NULL;
+  CHECK(napi_get_value_double(env, argv[6], &alpha));
+  if (!get_int(env, argv[7], "aOff", 0, (int64_t)bytes, &aOff) || !get_int(env, argv[8], "lda", 1, I32, &lda) || !get_int(env, argv[9], "strideA", 0, I32, &sA)) return NULL;
+  if (!get_int(env, argv[10], "bOff", 0, (int64_t)bytes, &bOff) || !get_int(env, argv[11], "ldb", 1, I32, &ldb) || !get_int(env, argv[12], "strideB", 0, I32, &sB)) return NULL;
+  CHECK(napi_get_value_double(env, argv[13], &beta));
+  if (!get_int(env, argv[14], "cOff", 0, (int64_t)bytes, &cOff) || !get_int(env, argv[15], "ldc", 1, I32, &ldc) || !get_int(env, argv[16], "strideC", 0, I32, &sC)) return NULL;
+  if (!get_int(env, argv[17], "batch", 0, I32, &batch)) return NULL;
+  int64_t biasOff = -1;
+  if (argc == 19 && !get_int(env, argv[18], "biasOff", 0, (int64_t)bytes, &biasOff)) return NULL;
+
+  /* op(A) is M×K: stored M×K (lda ≥ K) or, transposed, K×M (lda ≥ M). Likewise B, C. */
+  const int64_t aRows = tA ? K : M, aCols = tA ? M : K, bRows = tB ? N : K, bCols = tB ? K : N;
+  char shapes[400];
+  snprintf(shapes, sizeof shapes,
+           "A %lld×%lld (lda %lld, stride %lld, offset %lld B), B %lld×%lld (ldb %lld, stride %lld, offset %lld B), "
+           "C %lld×%lld (ldc %lld, stride %lld, offset %lld B), batch %lld, heap %zu B",
+           (long long)aRows, (long long)aCols, (long long)lda, (long long)sA, (long long)aOff, (long long)bRows, (long long)bCols,
+           (long long)ldb, (long long)sB, (long long)bOff, (long long)M, (long long)N, (long long)ldc, (long long)sC, (long long)cOff,
+           (long long)batch, bytes);
+  char msg[600];
+#define FAIL(why)                                                        \
+  do {                                                                   \
+    snprintf(msg, sizeof msg, "peftlab_blas.sgemm: %s: %s", why, shapes); \
+    napi_throw_range_error(env, NULL, msg);                              \
+    return NULL;                                                         \
+  } while (0)
+  if (aOff % 4 || bOff % 4 || cOff % 4) FAIL("offsets must be multiples of 4 bytes (float32)");
+  if (lda < (aCols > 0 ? aCols : 1) || ldb < (bCols > 0 ? bCols : 1) || ldc < (N > 0 ? N : 1)) FAIL("a leading dimension is smaller than its row");
+  const int64_t a0 = aOff / 4, b0 = bOff / 4, c0 = cOff / 4;
+  const int64_t aEnd = extent(a0, aRows, aCols, lda, sA, batch), bEnd = extent(b0, bRows, bCols, ldb, sB, batch), cEnd = extent(c0, M, N, ldc, sC, batch);
+  if (aEnd > heapFloats || bEnd > heapFloats || cEnd > heapFloats) FAIL("an operand reaches past the end of the heap");
+  if (batch > 1 && M > 0 && N > 0 && sC < (M - 1) * ldc + N) FAIL("output batches overlap (strideC too small)");
+  if ((c0 < aEnd && a0 < cEnd && M * N * K > 0) || (c0 < bEnd && b0 < cEnd && M * N * K > 0)) FAIL("the output overlaps an input");
+  if (biasOff >= 0 && (biasOff % 4 || biasOff / 4 + N > heapFloats)) FAIL("the bias (N floats) lies outside the heap or is misaligned");
+  if (biasOff >= 0 && biasOff / 4 < cEnd && c0 < biasOff / 4 + N) FAIL("the output overlaps the bias");
+  if (M == 0 || N == 0 || batch == 0) return NULL;
+
+  float* heap = (float*)data;
+  if (biasOff >= 0) {
+    /* C starts as the bias in every row, then accumulates the product: x·W + b in one pass. */
+    for (int64_t g = 0; g < batch; g++)
+      for (int64_t i = 0; i < M; i++) memcpy(heap + c0 + g * sC + i * ldc, heap + biasOff / 4, (size_t)N * 4);
+    beta = 1;
+  }
+  const enum CBLAS_TRANSPOSE ta = tA ? CblasTrans : CblasNoTrans, tb = tB ? CblasTrans : CblasNoTrans;
+  for (int64_t g = 0; g < batch; g++) {
+    cblas_sgemm(CblasRowMajor, ta, tb, (blasint)M, (blasint)N, (blasint)K, (float)alpha, heap + a0 + g * sA, (blasint)lda,
+                heap + b0 + g * sB, (blasint)ldb, (float)beta, heap + c0 + g * sC, (blasint)ldc);
+  }
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Fused elementwise kernels (the profile after BLAS: tanh, exp, casts and one-hots of the
+ * cross-entropy, LayerNorm's many small reductions). Each takes the heap, byte offsets and
+ * sizes; `operands` checks every region before any memory is touched.
+ */
+
+typedef struct {
+  const char* name;
+  int64_t off; /* bytes */
+  int64_t len; /* float32 / int32 elements */
+  int output;
+} Region;
+
+/* Every region inside the heap and 4-byte aligned; no output overlapping another region. */
+static float* check_regions(napi_env env, const char* kernel, napi_value heapValue, Region* r, int n) {
+  void* data = NULL;
+  size_t bytes = 0;
+  bool isBuffer = false;
+  char msg[300];
+  if (napi_is_arraybuffer(env, heapValue, &isBuffer) != napi_ok || !isBuffer ||
+      napi_get_arraybuffer_info(env, heapValue, &data, &bytes) != napi_ok) {
+    snprintf(msg, sizeof msg, "peftlab_blas.%s: the heap must be an ArrayBuffer", kernel);
+    napi_throw_type_error(env, NULL, msg);
+    return NULL;
+  }
+  for (int i = 0; i < n; i++) {
+    if (r[i].off < 0 || r[i].len < 0 || r[i].off % 4 || r[i].off + 4 * r[i].len > (int64_t)bytes) {
+      snprintf(msg, sizeof msg, "peftlab_blas.%s: %s (offset %lld B, %lld elements) lies outside the %zu-byte heap or is misaligned",
+               kernel, r[i].name, (long long)r[i].off, (long long)r[i].len, bytes);
+      napi_throw_range_error(env, NULL, msg);
+      return NULL;
+    }
+  }
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < n; j++)
+      if (i != j && r[i].output && r[i].len > 0 && r[j].len > 0 && r[i].off < r[j].off + 4 * r[j].len && r[j].off < r[i].off + 4 * r[i].len) {
+        snprintf(msg, sizeof msg, "peftlab_blas.%s: output %s overlaps %s", kernel, r[i].name, r[j].name);
+        napi_throw_range_error(env, NULL, msg);
+        return NULL;
+      }
+  return (float*)data;
+}
+
+/* Reads argc integer arguments after the heap (argv[1..]) into out. */
+static int get_ints(napi_env env, napi_callback_info info, const char* kernel, size_t want, napi_value* argv, int64_t* out,
+                    const char* const* names) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != want) {
+    char msg[120];
+    snprintf(msg, sizeof msg, "peftlab_blas.%s: expected %zu arguments", kernel, want);
+    napi_throw_type_error(env, NULL, msg);
+    return 0;
+  }
+  for (size_t i = 1; i < want; i++)
+    if (names[i - 1] != NULL && !get_int(env, argv[i], names[i - 1], 0, (int64_t)1 << 40, &out[i - 1])) return 0;
+  return 1;
+}
+
+#define GELU_C 0.7978845608028654f /* √(2/π) */
+
+/*
+ * GELU, tanh form (GPT-2's "gelu_new"), and its derivative in one pass:
+ *   y = ½x(1 + t),  t = tanh(c(x + 0.044715x³))
+ *   y' = ½(1 + t) + ½x(1 − t²)·c(1 + 3·0.044715x²)
+ * gelu(heap, xOff, yOff, dOff, n): the backward pass is then dy ⊙ y'.
+ */
+static napi_value gelu(napi_env env, napi_callback_info info) {
+  static const char* const names[] = {"xOff", "yOff", "dOff", "n"};
+  napi_value argv[5];
+  int64_t a[4];
+  if (!get_ints(env, info, "gelu", 5, argv, a, names)) return NULL;
+  Region r[] = {{"x", a[0], a[3], 0}, {"y", a[1], a[3], 1}, {"dydx", a[2], a[3], 1}};
+  float* heap = check_regions(env, "gelu", argv[0], r, 3);
+  if (heap == NULL) return NULL;
+  const float* x = heap + a[0] / 4;
+  float *y = heap + a[1] / 4, *d = heap + a[2] / 4;
+  for (int64_t i = 0; i < a[3]; i++) {
+    const float v = x[i], v2 = v * v;
+    /* tanh(u) = 1 − 2/(e^{2u} + 1): one expf, several times faster than glibc's tanhf, and
+       exact at both tails (e^{2u} → ∞ gives 1, → 0 gives −1). */
+    const float t = 1.0f - 2.0f / (expf(2.0f * GELU_C * (v + 0.044715f * v2 * v)) + 1.0f);
+    y[i] = 0.5f * v * (1.0f + t);
+    d[i] = 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * GELU_C * (1.0f + 3.0f * 0.044715f * v2);
+  }
+  return NULL;
+}
+
+/*
+ * Weighted softmax cross-entropy with integer targets, and its gradient, in one pass:
+ *   loss = Σ_i w_i·(logsumexp(z_i) − z_i[t_i]),  grad_i = w_i·(softmax(z_i) − onehot(t_i))
+ * xent(heap, logitsOff, targetsOff (int32), weightsOff, gradOff, N, V) → loss.
+ * Targets outside [0, V) are a thrown error (never an out-of-row read).
+ */
+static napi_value xent(napi_env env, napi_callback_info info) {
+  static const char* const names[] = {"logitsOff", "targetsOff", "weightsOff", "gradOff", "N", "V"};
+  napi_value argv[7];
+  int64_t a[6];
+  if (!get_ints(env, info, "xent", 7, argv, a, names)) return NULL;
+  const int64_t N = a[4], V = a[5];
+  Region r[] = {{"logits", a[0], N * V, 0}, {"targets", a[1], N, 0}, {"weights", a[2], N, 0}, {"grad", a[3], N * V, 1}};
+  float* heap = check_regions(env, "xent", argv[0], r, 4);
+  if (heap == NULL) return NULL;
+  const float* z = heap + a[0] / 4;
+  const int32_t* t = (const int32_t*)(heap + a[1] / 4);
+  const float* w = heap + a[2] / 4;
+  float* g = heap + a[3] / 4;
+  for (int64_t i = 0; i < N; i++)
+    if (t[i] < 0 || t[i] >= V) {
+      char msg[160];
+      snprintf(msg, sizeof msg, "peftlab_blas.xent: target %d at row %lld is outside the vocabulary [0, %lld)", t[i], (long long)i, (long long)V);
+      napi_throw_range_error(env, NULL, msg);
+      return NULL;
+    }
+  double loss = 0;
+  for (int64_t i = 0; i < N; i++) {
+    const float* zi = z + i * V;
+    float* gi = g + i * V;
+    float max = zi[0];
+    for (int64_t j = 1; j < V; j++) max = zi[j] > max ? zi[j] : max;
+    double sum = 0;
+    for (int64_t j = 0; j < V; j++) {
+      gi[j] = expf(zi[j] - max);
+      sum += gi[j];
+    }
+    const float scale = (float)(w[i] / sum);
+    for (int64_t j = 0; j < V; j++) gi[j] *= scale;
+    gi[t[i]] -= w[i];
+    loss += (double)w[i] * (log(sum) + max - zi[t[i]]);
+  }
+  napi_value out;
+  if (napi_create_double(env, loss, &out) != napi_ok) return NULL;
+  return out;
+}
+
+/*
+ * LayerNorm over rows of x (N, C): y = x̂·γ + β, x̂ = (x − μ)·r, r = 1/√(σ² + ε).
+ * layernorm(heap, xOff, gammaOff, betaOff, yOff, xhatOff, rOff, N, C, eps): saves x̂ and r.
+ */
+static napi_value layernorm(napi_env env, napi_callback_info info) {
+  static const char* const names[] = {"xOff", "gammaOff", "betaOff", "yOff", "xhatOff", "rOff", "N", "C", NULL};
+  napi_value argv[10];
+  int64_t a[9];
+  if (!get_ints(env, info, "layernorm", 10, argv, a, names)) return NULL;
+  double eps;
+  if (napi_get_value_double(env, argv[9], &eps) != napi_ok) return NULL;
+  const int64_t N = a[6], C = a[7];
+  Region r[] = {{"x", a[0], N * C, 0}, {"gamma", a[1], C, 0}, {"beta", a[2], C, 0}, {"y", a[3], N * C, 1}, {"xhat", a[4], N * C, 1}, {"r", a[5], N, 1}};
+  float* heap = check_regions(env, "layernorm", argv[0], r, 6);
+  if (heap == NULL) return NULL;
+  const float *x = heap + a[0] / 4, *gamma = heap + a[1] / 4, *beta = heap + a[2] / 4;
+  float *y = heap + a[3] / 4, *xh = heap + a[4] / 4, *rs = heap + a[5] / 4;
+  for (int64_t i = 0; i < N; i++) {
+    const float* xi = x + i * C;
+    double mean = 0, var = 0;
+    for (int64_t j = 0; j < C; j++) mean += xi[j];
+    mean /= (double)C;
+    for (int64_t j = 0; j < C; j++) var += ((double)xi[j] - mean) * ((double)xi[j] - mean);
+    const float rstd = (float)(1.0 / sqrt(var / (double)C + eps));
+    rs[i] = rstd;
+    for (int64_t j = 0; j < C; j++) {
+      const float h = (float)((double)xi[j] - mean) * rstd;
+      xh[i * C + j] = h;
+      y[i * C + j] = h * gamma[j] + beta[j];
+    }
+  }
+  return NULL;
+}
+
+/*
+ * LayerNorm's backward from the saved x̂ and r:
+ *   g = dy ⊙ γ,  dx = r·(g − mean(g) − x̂·mean(g ⊙ x̂)),  dγ = Σ_rows dy ⊙ x̂,  dβ = Σ_rows dy
+ * layernorm_backward(heap, dyOff, xhatOff, rOff, gammaOff, dxOff, dgammaOff, dbetaOff, N, C)
+ */
+static napi_value layernorm_backward(napi_env env, napi_callback_info info) {
+  static const char* const names[] = {"dyOff", "xhatOff", "rOff", "gammaOff", "dxOff", "dgammaOff", "dbetaOff", "N", "C"};
+  napi_value argv[10];
+  int64_t a[9];
+  if (!get_ints(env, info, "layernorm_backward", 10, argv, a, names)) return NULL;
+  const int64_t N = a[7], C = a[8];
+  Region r[] = {{"dy", a[0], N * C, 0}, {"xhat", a[1], N * C, 0}, {"r", a[2], N, 0}, {"gamma", a[3], C, 0},
+                {"dx", a[4], N * C, 1}, {"dgamma", a[5], C, 1}, {"dbeta", a[6], C, 1}};
+  float* heap = check_regions(env, "layernorm_backward", argv[0], r, 7);
+  if (heap == NULL) return NULL;
+  const float *dy = heap + a[0] / 4, *xh = heap + a[1] / 4, *rs = heap + a[2] / 4, *gamma = heap + a[3] / 4;
+  float *dx = heap + a[4] / 4, *dg = heap + a[5] / 4, *db = heap + a[6] / 4;
+  for (int64_t j = 0; j < C; j++) dg[j] = db[j] = 0;
+  for (int64_t i = 0; i < N; i++) {
+    const float *dyi = dy + i * C, *xhi = xh + i * C;
+    double mg = 0, mgx = 0;
+    for (int64_t j = 0; j < C; j++) {
+      const double g = (double)dyi[j] * gamma[j];
+      mg += g;
+      mgx += g * xhi[j];
+      dg[j] += dyi[j] * xhi[j];
+      db[j] += dyi[j];
+    }
+    mg /= (double)C;
+    mgx /= (double)C;
+    for (int64_t j = 0; j < C; j++) dx[i * C + j] = (float)(rs[i] * ((double)dyi[j] * gamma[j] - mg - xhi[j] * mgx));
+  }
+  return NULL;
+}
+
+/*
+ * Causal softmax of attention scores s (G, T, T) scaled by `scale`: row t keeps keys ≤ t.
+ *   causal_softmax(heap, sOff, pOff, G, T, scale)             p = softmax(scale·s + causal mask)
+ *   causal_softmax_backward(heap, pOff, dpOff, dsOff, G, T, scale)
+ *                                                              ds = scale·p ⊙ (dp − Σ_row dp ⊙ p)
+ * Masked entries are exactly 0 in p and ds (the −1e9 mask of the tfjs path gives the same).
+ */
+static napi_value causal_softmax(napi_env env, napi_callback_info info) {
+  static const char* const names[] = {"sOff", "pOff", "G", "T", NULL};
+  napi_value argv[6];
+  int64_t a[5];
+  if (!get_ints(env, info, "causal_softmax", 6, argv, a, names)) return NULL;
+  double scale;
+  if (napi_get_value_double(env, argv[5], &scale) != napi_ok) return NULL;
+  const int64_t G = a[2], T = a[3];
+  Region r[] = {{"scores", a[0], G * T * T, 0}, {"probs", a[1], G * T * T, 1}};
+  float* heap = check_regions(env, "causal_softmax", argv[0], r, 2);
+  if (heap == NULL) return NULL;
+  const float sc = (float)scale;
+  for (int64_t g = 0; g < G; g++)
+    for (int64_t t = 0; t < T; t++) {
+      const float* s = heap + a[0] / 4 + (g * T + t) * T;
+      float* p = heap + a[1] / 4 + (g * T + t) * T;
+      float max = sc * s[0];
+      for (int64_t k = 1; k <= t; k++) max = sc * s[k] > max ? sc * s[k] : max;
+      double sum = 0;
+      for (int64_t k = 0; k <= t; k++) {
+        p[k] = expf(sc * s[k] - max);
+        sum += p[k];
+      }
+      const float inv = (float)(1.0 / sum);
+      for (int64_t k = 0; k <= t; k++) p[k] *= inv;
+      for (int64_t k = t + 1; k < T; k++) p[k] = 0;
+    }
+  return NULL;
+}
+
+static napi_value causal_softmax_backward(napi_env env, napi_callback_info info) {
+  static const char* const names[] = {"pOff", "dpOff", "dsOff", "G", "T", NULL};
+  napi_value argv[7];
+  int64_t a[6];
+  if (!get_ints(env, info, "causal_softmax_backward", 7, argv, a, names)) return NULL;
+  double scale;
+  if (napi_get_value_double(env, argv[6], &scale) != napi_ok) return NULL;
+  const int64_t G = a[3], T = a[4];
+  Region r[] = {{"probs", a[0], G * T * T, 0}, {"dprobs", a[1], G * T * T, 0}, {"dscores", a[2], G * T * T, 1}};
+  float* heap = check_regions(env, "causal_softmax_backward", argv[0], r, 3);
+  if (heap == NULL) return NULL;
+  const float sc = (float)scale;
+  for (int64_t g = 0; g < G; g++)
+    for (int64_t t = 0; t < T; t++) {
+      const int64_t row = (g * T + t) * T;
+      const float *p = heap + a[0] / 4 + row, *dp = heap + a[1] / 4 + row;
+      float* ds = heap + a[2] / 4 + row;
+      double dot = 0;
+      for (int64_t k = 0; k <= t; k++) dot += (double)dp[k] * p[k];
+      for (int64_t k = 0; k <= t; k++) ds[k] = sc * p[k] * (dp[k] - (float)dot);
+      for (int64_t k = t + 1; k < T; k++) ds[k] = 0;
+    }
+  return NULL;
+}
+
+/*
+ * out[s, :] = Σ_{i : ids[i] = s} x[i, :] — the gradient of an embedding lookup (tf.gather).
+ * Ids outside [0, S) are dropped, as TensorFlow's UnsortedSegmentSum does.
+ * segment_sum(heap, xOff, idsOff (int32), outOff, N, inner, S)
+ */
+static napi_value segment_sum(napi_env env, napi_callback_info info) {
+  static const char* const names[] = {"xOff", "idsOff", "outOff", "N", "inner", "S"};
+  napi_value argv[7];
+  int64_t a[6];
+  if (!get_ints(env, info, "segment_sum", 7, argv, a, names)) return NULL;
+  const int64_t N = a[3], inner = a[4], S = a[5];
+  Region r[] = {{"x", a[0], N * inner, 0}, {"ids", a[1], N, 0}, {"out", a[2], S * inner, 1}};
+  float* heap = check_regions(env, "segment_sum", argv[0], r, 3);
+  if (heap == NULL) return NULL;
+  const float* x = heap + a[0] / 4;
+  const int32_t* ids = (const int32_t*)(heap + a[1] / 4);
+  float* out = heap + a[2] / 4;
+  memset(out, 0, (size_t)(S * inner) * 4);
+  for (int64_t i = 0; i < N; i++) {
+    if (ids[i] < 0 || ids[i] >= S) continue;
+    float* o = out + (int64_t)ids[i] * inner;
+    const float* xi = x + i * inner;
+    for (int64_t j = 0; j < inner; j++) o[j] += xi[j];
+  }
+  return NULL;
+}
+
+static napi_value set_threads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int64_t n;
+  if (argc != 1 || !get_int(env, argv[0], "threads", 1, 1024, &n)) return NULL;
+  openblas_set_num_threads((int)n);
+  return NULL;
+}
+
+static napi_value get_info(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value obj, core, threads, config;
+  CHECK(napi_create_object(env, &obj));
+  CHECK(napi_create_string_utf8(env, openblas_get_corename(), NAPI_AUTO_LENGTH, &core));
+  CHECK(napi_create_int32(env, openblas_get_num_threads(), &threads));
+  CHECK(napi_create_string_utf8(env, openblas_get_config(), NAPI_AUTO_LENGTH, &config));
+  CHECK(napi_set_named_property(env, obj, "core", core));
+  CHECK(napi_set_named_property(env, obj, "threads", threads));
+  CHECK(napi_set_named_property(env, obj, "config", config));
+  return obj;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"sgemm", NULL, sgemm, NULL, NULL, NULL, napi_default, NULL},
+      {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
+      {"info", NULL, get_info, NULL, NULL, NULL, napi_default, NULL},
+      {"gelu", NULL, gelu, NULL, NULL, NULL, napi_default, NULL},
+      {"segmentSum", NULL, segment_sum, NULL, NULL, NULL, napi_default, NULL},
+      {"xent", NULL, xent, NULL, NULL, NULL, napi_default, NULL},
+      {"layernorm", NULL, layernorm, NULL, NULL, NULL, napi_default, NULL},
+      {"layernormBackward", NULL, layernorm_backward, NULL, NULL, NULL, napi_default, NULL},
+      {"causalSoftmax", NULL, causal_softmax, NULL, NULL, NULL, napi_default, NULL},
+      {"causalSoftmaxBackward", NULL, causal_softmax_backward, NULL, NULL, NULL, napi_default, NULL},
+  };
+  CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

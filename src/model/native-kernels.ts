@@ -1,0 +1,155 @@
+/**
+ * The `native` backend = tfjs-wasm for every op, with matrix products in OpenBLAS.
+ *
+ * tfjs runs every matmul (2-D, batched, and both products of each gradient) through one
+ * kernel, `BatchMatMul`. On wasm it goes to XNNPACK, fast only without transpose flags, and to
+ * a naive loop with them or with a batch. Ours calls `sgemm` on the operands where they lie in
+ * the wasm heap: transposes become BLAS flags, a batch is one call that loops in C, and a
+ * broadcast operand (batch 1 against G) is a zero stride. Nothing is copied.
+ *
+ * The same goes for `UnsortedSegmentSum` (the embedding's gradient: a scatter-add in C), and
+ * `PeftlabDense` is a product with its bias in one sgemm (C starts as the bias rows).
+ *
+ * The replacements are registered on tfjs's "wasm" backend (native IS wasm plus this kernel),
+ * and only acts while `nativeMatmul` is on: a process can run wasm and native one after the
+ * other (the tests do), each with its own numerics.
+ */
+import * as tf from "@tensorflow/tfjs"
+import { loadNative, type BlasAddon } from "./native.ts"
+
+/** The tfjs-wasm backend internals we read (tfjs-backend-wasm 4.22, backend_wasm.ts). */
+export interface WasmHeapBackend {
+  readonly wasm: { readonly HEAPU8: Uint8Array }
+  readonly dataIdMap: { get(dataId: tf.DataId): { readonly memoryOffset: number } | undefined }
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo
+}
+
+let addon: BlasAddon | undefined
+
+/** Byte offset of a tensor's data in the wasm heap. */
+export const heapOffset = (backend: WasmHeapBackend, t: tf.TensorInfo): number => {
+  const entry = backend.dataIdMap.get(t.dataId)
+  if (entry === undefined) throw new Error(`native matmul: tensor of shape [${t.shape.join(",")}] has no data on the wasm backend`)
+  return entry.memoryOffset
+}
+
+const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1)
+
+const batchMatMulKernel =
+  (fallback: tf.KernelFunc): tf.KernelFunc =>
+  (args) => {
+    if (addon === undefined) return fallback(args)
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo }
+    const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean }
+    if (a.dtype !== "float32" || b.dtype !== "float32") return fallback(args)
+    const ar = a.shape.length
+    const br = b.shape.length
+    // op(A) is M×K, op(B) is K×N (row-major storage, tfjs's layout).
+    const M = transposeA ? a.shape[ar - 1]! : a.shape[ar - 2]!
+    const K = transposeA ? a.shape[ar - 2]! : a.shape[ar - 1]!
+    const Kb = transposeB ? b.shape[br - 1]! : b.shape[br - 2]!
+    const N = transposeB ? b.shape[br - 2]! : b.shape[br - 1]!
+    if (K !== Kb)
+      throw new Error(`Error in matMul: inner shapes (${K}) and (${Kb}) of Tensors with shapes ${a.shape} and ${b.shape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`)
+    const outer = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2))
+    const batchA = size(a.shape.slice(0, -2))
+    const batchB = size(b.shape.slice(0, -2))
+    const batch = size(outer)
+    // Broadcasts other than "same batch" or "one against many" (e.g. [1,6] vs [6,1]), and
+    // empty inner products, are rare: wasm's own kernel handles them.
+    if (batch !== Math.max(batchA, batchB) || (batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1) || K === 0) return fallback(args)
+    const backend = args.backend as unknown as WasmHeapBackend
+    const out = backend.makeOutput([...outer, M, N], "float32")
+    if (M === 0 || N === 0 || batch === 0) return out
+    // The heap's buffer is read only after makeOutput: an allocation may grow (replace) it.
+    addon.sgemm(
+      backend.wasm.HEAPU8.buffer as ArrayBuffer,
+      transposeA,
+      transposeB,
+      M,
+      N,
+      K,
+      1,
+      heapOffset(backend, a),
+      transposeA ? M : K,
+      batchA === 1 ? 0 : M * K,
+      heapOffset(backend, b),
+      transposeB ? K : N,
+      batchB === 1 ? 0 : K * N,
+      0,
+      heapOffset(backend, out),
+      N,
+      M * N,
+      batch,
+    )
+    return out
+  }
+
+/** x (n, k) · w (k, m) + b (m,) → (n, m) in one sgemm: native only (ops.blasDense). */
+const denseKernel: tf.KernelFunc = (args) => {
+  if (addon === undefined) throw new Error("PeftlabDense runs on the native backend only")
+  const { x, w, b } = args.inputs as { x: tf.TensorInfo; w: tf.TensorInfo; b: tf.TensorInfo }
+  const [n, k] = x.shape as [number, number]
+  const [k2, m] = w.shape as [number, number]
+  if (x.shape.length !== 2 || w.shape.length !== 2 || k !== k2 || b.shape.length !== 1 || b.shape[0] !== m || [x, w, b].some((t) => t.dtype !== "float32"))
+    throw new Error(`PeftlabDense: expected float32 x (n, k), w (k, m), b (m,), got x [${x.shape}], w [${w.shape}], b [${b.shape}]`)
+  const backend = args.backend as unknown as WasmHeapBackend
+  const out = backend.makeOutput([n, m], "float32")
+  if (n === 0 || m === 0) return out
+  const heap = backend.wasm.HEAPU8.buffer as ArrayBuffer
+  addon.sgemm(heap, false, false, n, m, k, 1, heapOffset(backend, x), k, 0, heapOffset(backend, w), m, 0, 1, heapOffset(backend, out), m, 0, 1, heapOffset(backend, b))
+  return out
+}
+
+const segmentSumKernel =
+  (fallback: tf.KernelFunc): tf.KernelFunc =>
+  (args) => {
+    const { x, segmentIds } = args.inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo }
+    if (addon === undefined || x.dtype !== "float32" || segmentIds.dtype !== "int32" || segmentIds.shape.length !== 1 || x.shape[0] !== segmentIds.shape[0]) return fallback(args)
+    const S = (args.attrs as { numSegments: number }).numSegments
+    const N = segmentIds.shape[0]!
+    const inner = size(x.shape.slice(1))
+    const backend = args.backend as unknown as WasmHeapBackend
+    const out = backend.makeOutput([S, ...x.shape.slice(1)], "float32")
+    if (S * inner === 0) return out
+    addon.segmentSum(backend.wasm.HEAPU8.buffer as ArrayBuffer, heapOffset(backend, x), heapOffset(backend, segmentIds), heapOffset(backend, out), N, inner, S)
+    return out
+  }
+
+const wrap = (name: string, make: (fallback: tf.KernelFunc) => tf.KernelFunc): void => {
+  const original = tf.getKernel(name, "wasm")
+  if (original === undefined) throw new Error(`native: tfjs-wasm has no ${name} kernel to replace`)
+  tf.unregisterKernel(name, "wasm")
+  tf.registerKernel({ ...original, kernelFunc: make(original.kernelFunc) })
+}
+
+let registered = false
+
+/**
+ * Puts the BLAS kernels on tfjs's wasm backend (once per process, after wasm-kernels.ts has
+ * added UnsortedSegmentSum), inactive until `setNativeMatmul(true)`.
+ */
+export const registerNativeKernels = (): void => {
+  if (registered) return
+  wrap("BatchMatMul", batchMatMulKernel)
+  wrap("UnsortedSegmentSum", segmentSumKernel)
+  tf.registerKernel({ kernelName: "PeftlabDense", backendName: "wasm", kernelFunc: denseKernel })
+  registered = true
+}
+
+/** x (n, k) · w (k, m) + b (m,) as one kernel (native backend only). */
+export const nativeDenseForward = (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D =>
+  tf.engine().runKernel("PeftlabDense", { x, w, b }) as tf.Tensor2D
+
+/** Routes wasm's matrix products to OpenBLAS (true) or back to XNNPACK (false). */
+export const setNativeMatmul = (on: boolean): void => {
+  if (!on) {
+    addon = undefined
+    return
+  }
+  const s = loadNative()
+  if (!s.ok) throw new Error(s.reason)
+  addon = s.addon
+}
+
+export const nativeMatmulActive = (): boolean => addon !== undefined

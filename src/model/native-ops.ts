@@ -1,0 +1,191 @@
+/**
+ * Fused ops of the `native` backend, each a forward kernel in C (native/blas.c) that also
+ * produces what its backward pass needs, wrapped in `tf.customGrad`:
+ *
+ *   gelu            y and y' in one pass; backward dy ⊙ y'        (tanh was 15 % of a step)
+ *   crossEntropy    loss and (softmax − onehot)·w in one pass     (no one-hot, casts, or exp pass)
+ *   layerNorm       y, x̂ and r; backward dx, dγ, dβ in one pass   (20 small reductions a step)
+ *   causalSoftmax   masked, scaled softmax; backward in one pass   (no T×T mask tensors)
+ *
+ * Why hand-written: after BLAS, the profile of a step is these elementwise chains, each of
+ * 3–10 tfjs kernels with their dispatch and temporaries; no library fuses them for tfjs-wasm.
+ * The formulas are the textbook ones (ops.ts has the same gradients in tfjs ops); the parity
+ * tests hold each against tfjs autodiff on the cpu backend.
+ *
+ * The kernels are registered on tfjs's "wasm" backend under peftlab's own names and are only
+ * called while the native matmul path is on (ops.ts dispatches).
+ */
+import * as tf from "@tensorflow/tfjs"
+import { heapOffset, type WasmHeapBackend } from "./native-kernels.ts"
+import { loadNative, type BlasAddon } from "./native.ts"
+
+interface FusedAddon extends BlasAddon {
+  gelu(heap: ArrayBuffer, xOff: number, yOff: number, dOff: number, n: number): void
+  xent(heap: ArrayBuffer, logitsOff: number, targetsOff: number, weightsOff: number, gradOff: number, N: number, V: number): number
+  layernorm(heap: ArrayBuffer, xOff: number, gammaOff: number, betaOff: number, yOff: number, xhatOff: number, rOff: number, N: number, C: number, eps: number): void
+  layernormBackward(heap: ArrayBuffer, dyOff: number, xhatOff: number, rOff: number, gammaOff: number, dxOff: number, dgammaOff: number, dbetaOff: number, N: number, C: number): void
+  causalSoftmax(heap: ArrayBuffer, sOff: number, pOff: number, G: number, T: number, scale: number): void
+  causalSoftmaxBackward(heap: ArrayBuffer, pOff: number, dpOff: number, dsOff: number, G: number, T: number, scale: number): void
+}
+
+interface HeapBackend extends WasmHeapBackend {
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array
+}
+
+const fused = (): FusedAddon => {
+  const s = loadNative()
+  if (!s.ok) throw new Error(s.reason)
+  return s.addon as FusedAddon
+}
+
+/** Runs `body` with the backend, after allocating `shapes` (the heap may move on allocation). */
+const kernel =
+  (body: (addon: FusedAddon, backend: HeapBackend, heap: ArrayBuffer, inputs: Record<string, tf.TensorInfo>, attrs: Record<string, unknown>) => tf.TensorInfo | tf.TensorInfo[]): tf.KernelFunc =>
+  ({ inputs, backend, attrs }) => {
+    const b = backend as unknown as HeapBackend
+    return body(fused(), b, b.wasm.HEAPU8.buffer as ArrayBuffer, inputs as Record<string, tf.TensorInfo>, (attrs ?? {}) as Record<string, unknown>)
+  }
+
+const alloc = (b: HeapBackend, shape: number[], dtype: tf.DataType = "float32"): tf.TensorInfo => b.makeOutput(shape, dtype)
+const heapOf = (b: HeapBackend): ArrayBuffer => b.wasm.HEAPU8.buffer as ArrayBuffer
+const off = (b: HeapBackend, t: tf.TensorInfo): number => heapOffset(b, t)
+const numel = (t: tf.TensorInfo): number => t.shape.reduce((a, c) => a * c, 1)
+
+const KERNELS: ReadonlyArray<readonly [string, tf.KernelFunc]> = [
+  [
+    "PeftlabGelu",
+    kernel((addon, b, _h, { x }) => {
+      const y = alloc(b, [...x!.shape])
+      const d = alloc(b, [...x!.shape])
+      addon.gelu(heapOf(b), off(b, x!), off(b, y), off(b, d), numel(x!))
+      return [y, d]
+    }),
+  ],
+  [
+    "PeftlabCrossEntropy",
+    kernel((addon, b, _h, { logits, targets, weights }) => {
+      const [N, V] = logits!.shape as [number, number]
+      const loss = alloc(b, [])
+      const grad = alloc(b, [N, V])
+      const value = addon.xent(heapOf(b), off(b, logits!), off(b, targets!), off(b, weights!), off(b, grad), N, V)
+      b.typedArrayFromHeap(loss)[0] = value
+      return [loss, grad]
+    }),
+  ],
+  [
+    "PeftlabLayerNorm",
+    kernel((addon, b, _h, { x, gamma, beta }, { eps }) => {
+      const [N, C] = x!.shape as [number, number]
+      const y = alloc(b, [N, C])
+      const xhat = alloc(b, [N, C])
+      const r = alloc(b, [N, 1])
+      addon.layernorm(heapOf(b), off(b, x!), off(b, gamma!), off(b, beta!), off(b, y), off(b, xhat), off(b, r), N, C, eps as number)
+      return [y, xhat, r]
+    }),
+  ],
+  [
+    "PeftlabLayerNormBackward",
+    kernel((addon, b, _h, { dy, xhat, r, gamma }) => {
+      const [N, C] = dy!.shape as [number, number]
+      const dx = alloc(b, [N, C])
+      const dgamma = alloc(b, [C])
+      const dbeta = alloc(b, [C])
+      addon.layernormBackward(heapOf(b), off(b, dy!), off(b, xhat!), off(b, r!), off(b, gamma!), off(b, dx), off(b, dgamma), off(b, dbeta), N, C)
+      return [dx, dgamma, dbeta]
+    }),
+  ],
+  [
+    "PeftlabCausalSoftmax",
+    kernel((addon, b, _h, { scores }, { scale }) => {
+      const [G, T] = scores!.shape as [number, number, number]
+      const p = alloc(b, [...scores!.shape])
+      addon.causalSoftmax(heapOf(b), off(b, scores!), off(b, p), G, T, scale as number)
+      return p
+    }),
+  ],
+  [
+    "PeftlabCausalSoftmaxBackward",
+    kernel((addon, b, _h, { probs, dprobs }, { scale }) => {
+      const [G, T] = probs!.shape as [number, number, number]
+      const ds = alloc(b, [...probs!.shape])
+      addon.causalSoftmaxBackward(heapOf(b), off(b, probs!), off(b, dprobs!), off(b, ds), G, T, scale as number)
+      return ds
+    }),
+  ],
+]
+
+let registered = false
+
+export const registerNativeOps = (): void => {
+  if (registered) return
+  for (const [kernelName, kernelFunc] of KERNELS) tf.registerKernel({ kernelName, backendName: "wasm", kernelFunc })
+  registered = true
+}
+
+const run = (name: string, inputs: tf.NamedTensorMap, attrs: Record<string, number> = {}): tf.Tensor[] => {
+  const out = tf.engine().runKernel(name, inputs, attrs as unknown as tf.NamedAttrMap)
+  return Array.isArray(out) ? out : [out as tf.Tensor]
+}
+
+const f32 = (t: tf.Tensor): void => {
+  if (t.dtype !== "float32") throw new Error(`native op: expected float32, got ${t.dtype} of shape [${t.shape.join(",")}]`)
+}
+
+/** GELU (tanh form); backward dy ⊙ y' with y' from the forward pass. */
+export const nativeGelu = (x: tf.Tensor): tf.Tensor => {
+  f32(x)
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [xi, save] = args as [tf.Tensor, tf.GradSaveFunc]
+    const [y, d] = run("PeftlabGelu", { x: xi }) as [tf.Tensor, tf.Tensor]
+    save([d])
+    return { value: y, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, saved[0]!) }
+  })
+  return f(x)
+}
+
+/**
+ * Σ_i w_i·(−log softmax(logits_i)[target_i]) for logits (N, V), integer targets (N,), weights
+ * (N,); the gradient (softmax − onehot)·w is computed with the loss and scaled by dy.
+ */
+export const nativeCrossEntropy = (logits: tf.Tensor2D, targets: tf.Tensor1D, w: tf.Tensor1D): tf.Scalar => {
+  f32(logits)
+  f32(w)
+  if (targets.dtype !== "int32") throw new Error(`native cross-entropy: targets must be int32, got ${targets.dtype}`)
+  if (targets.shape[0] !== logits.shape[0] || w.shape[0] !== logits.shape[0])
+    throw new Error(`native cross-entropy: logits [${logits.shape}], targets [${targets.shape}] and weights [${w.shape}] disagree on N`)
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [z, save] = args as [tf.Tensor2D, tf.GradSaveFunc]
+    const [loss, grad] = run("PeftlabCrossEntropy", { logits: z, targets, weights: w }) as [tf.Scalar, tf.Tensor2D]
+    save([grad])
+    return { value: loss, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(saved[0]!, dy) }
+  })
+  return f(logits) as tf.Scalar
+}
+
+/** LayerNorm of x (N, C) over C. */
+export const nativeLayerNorm = (x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): tf.Tensor2D => {
+  ;[x, gamma, beta].forEach(f32)
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [xi, g, b, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc]
+    const [y, xhat, r] = run("PeftlabLayerNorm", { x: xi, gamma: g, beta: b }, { eps }) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D]
+    save([xhat, r, g])
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => run("PeftlabLayerNormBackward", { dy, xhat: saved[0]!, r: saved[1]!, gamma: saved[2]! }),
+    }
+  })
+  return f(x, gamma, beta) as tf.Tensor2D
+}
+
+/** softmax(scale·scores) over the last axis with a causal mask; scores (G, T, T). */
+export const nativeCausalSoftmax = (scores: tf.Tensor3D, scale: number): tf.Tensor3D => {
+  f32(scores)
+  if (scores.shape[1] !== scores.shape[2]) throw new Error(`native causal softmax: scores must be (G, T, T), got [${scores.shape}]`)
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [s, save] = args as [tf.Tensor3D, tf.GradSaveFunc]
+    const [p] = run("PeftlabCausalSoftmax", { scores: s }, { scale }) as [tf.Tensor3D]
+    save([p])
+    return { value: p, gradFunc: (dp: tf.Tensor, saved: tf.Tensor[]) => run("PeftlabCausalSoftmaxBackward", { probs: saved[0]!, dprobs: dp }, { scale })[0]! }
+  })
+  return f(scores) as tf.Tensor3D
+}

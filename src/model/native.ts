@@ -1,0 +1,101 @@
+/**
+ * The `native` backend's addon: OpenBLAS sgemm on tfjs-wasm's heap (native/blas.c, built by
+ * `npm install` through bin/build-native.mjs). This file only loads it and says why when it
+ * cannot; `native-kernels.ts` plugs it into tfjs.
+ *
+ * Kernel choice (DESIGN.md, "Compute backends"): Debian's OpenBLAS 0.3.21 does not know recent
+ * Xeons and falls back to SSE3 kernels ("Prescott", 23–28 GFLOP/s). OpenBLAS reads
+ * OPENBLAS_CORETYPE once, when the library loads, so it is set here from the CPU's own
+ * features before the addon is required — unless the machine already set it (some do, to
+ * avoid kernels that misbehave there), which is respected. The core OpenBLAS finally runs
+ * is part of the backend's identity (`nativeIdentity`): different kernels, different last bits.
+ */
+import { existsSync, readFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import * as os from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+export interface BlasAddon {
+  /** C_g = alpha·op(A_g)·op(B_g) + beta·C_g for g < batch; offsets in bytes, the rest in floats. */
+  sgemm(
+    heap: ArrayBuffer,
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    aOff: number,
+    lda: number,
+    strideA: number,
+    bOff: number,
+    ldb: number,
+    strideB: number,
+    beta: number,
+    cOff: number,
+    ldc: number,
+    strideC: number,
+    batch: number,
+    biasOff?: number,
+  ): void
+  /** out[s] = Σ_{i: ids[i] = s} x[i] (ids outside [0, S) dropped); offsets in bytes. */
+  segmentSum(heap: ArrayBuffer, xOff: number, idsOff: number, outOff: number, N: number, inner: number, S: number): void
+  setThreads(n: number): void
+  info(): { readonly core: string; readonly threads: number; readonly config: string }
+}
+
+export type NativeStatus = { readonly ok: true; readonly addon: BlasAddon; readonly core: string } | { readonly ok: false; readonly reason: string }
+
+// From import.meta.url, which the CLI bundle keeps as each source file's own (bin/build.mjs).
+const projectDir = fileURLToPath(new URL("../../", import.meta.url))
+/** PEFTLAB_NATIVE_ADDON points elsewhere (the fallback tests use a path that does not exist). */
+export const ADDON_PATH = process.env.PEFTLAB_NATIVE_ADDON ?? join(projectDir, "native", "build", "Release", "peftlab_blas.node")
+/** Written by bin/build-native.mjs when the build fails: the one-line reason. */
+export const BUILD_FAILURE_PATH = join(projectDir, "native", "build-failure.txt")
+export const HOW_TO_GET_NATIVE = "install OpenBLAS headers and a C compiler (Debian: apt-get install libopenblas-dev build-essential), then `npm rebuild peftlab` or `node bin/build-native.mjs`"
+
+/** The OpenBLAS core for this CPU's features, or undefined to let OpenBLAS decide. */
+export const coreTypeFor = (cpuinfo: string): string | undefined => {
+  const flags = new Set((/^flags\s*:(.*)$/m.exec(cpuinfo)?.[1] ?? "").trim().split(/\s+/))
+  const amd = /AuthenticAMD/.test(cpuinfo)
+  if (["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"].every((f) => flags.has(f))) return "SkylakeX"
+  if (flags.has("avx2") && flags.has("fma")) return amd ? "Zen" : "Haswell"
+  return undefined
+}
+
+let status: NativeStatus | undefined
+
+/** Loads the addon once per process; never throws. */
+export const loadNative = (): NativeStatus => {
+  if (status !== undefined) return status
+  if (!existsSync(ADDON_PATH)) {
+    const why = existsSync(BUILD_FAILURE_PATH) ? readFileSync(BUILD_FAILURE_PATH, "utf8").trim() : "the addon was not built"
+    return (status = { ok: false, reason: `backend native is unavailable: ${why}; to get it, ${HOW_TO_GET_NATIVE}` })
+  }
+  if (process.env.OPENBLAS_CORETYPE === undefined && os.platform() === "linux" && existsSync("/proc/cpuinfo")) {
+    const core = coreTypeFor(readFileSync("/proc/cpuinfo", "utf8"))
+    if (core !== undefined) process.env.OPENBLAS_CORETYPE = core
+  }
+  try {
+    const addon = createRequire(import.meta.url)(ADDON_PATH) as BlasAddon
+    // One thread until a stage says otherwise (`setNativeThreads`): workers run side by side.
+    addon.setThreads(1)
+    return (status = { ok: true, addon, core: addon.info().core })
+  } catch (e) {
+    const first = (e instanceof Error ? e.message : String(e)).split("\n")[0]
+    return (status = { ok: false, reason: `backend native is unavailable: the addon does not load (${first}); to fix it, ${HOW_TO_GET_NATIVE}` })
+  }
+}
+
+/** The backend's identity for fingerprints: the OpenBLAS core decides the kernels' last bits. */
+export const nativeIdentity = (): string => {
+  const s = loadNative()
+  return s.ok ? `native:${s.core.toLowerCase()}` : "native:unavailable"
+}
+
+/** BLAS threads for the next products (a lone stage takes every core; see engine/threads.ts). */
+export const setNativeThreads = (n: number): void => {
+  const s = loadNative()
+  if (s.ok) s.addon.setThreads(Math.max(1, Math.floor(n)))
+}

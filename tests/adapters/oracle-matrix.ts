@@ -1,0 +1,181 @@
+/**
+ * METHODS.md oracles 1–4, 8 (built model), 10, 11 and the tensor-count invariant as one
+ * matrix over every registered method (PEFT's TEST_CASES pattern): a new method is a new row.
+ * Method-specific oracles (5, 6, 7, 9) and the Llama cross-check live in rules.test.ts / counts.test.ts.
+ * One test file per backend calls `oracleMatrix` (oracles.cpu / .wasm / .native.test.ts): the
+ * exact-equality oracles hold within each backend, whatever its kernels.
+ */
+import * as tf from "@tensorflow/tfjs"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { METHODS } from "../../src/adapters/index.ts"
+import { mergedModel } from "../../src/adapters/merge.ts"
+import { Trainer } from "../../src/adapters/trainer.ts"
+import { disposeGPT, forward, type GPT } from "../../src/model/gpt.ts"
+import {
+  cloneModel, disposeBatch, makeAdapter, makeBatch, makeModel, maxAbs, maxAbsDiff, perturb, settingsFor, setupBackend, snapshot, values,
+  type TestBackend,
+} from "./fixtures.ts"
+
+export const oracleMatrix = (backend: TestBackend): void => {
+  let base: GPT
+  beforeAll(async () => {
+    await setupBackend(backend)
+    base = makeModel()
+  })
+  afterAll(() => disposeGPT(base))
+
+  const logits = (model: GPT, idx: tf.Tensor2D, hook?: Parameters<typeof forward>[2]) => forward(model, idx, hook)
+
+  /** Tensors whose gradient is exactly zero at init (B = 0 / b = 0 kill them). */
+  const zeroAtInit = (name: string) => name.endsWith(".lora_A") || name.endsWith(".vera_lambda_d")
+
+  describe.each(METHODS.map((m) => [m.name, m] as const))(`${backend}: %s`, (name, method) => {
+    it("1: adapted logits equal base logits bit-exactly at init", () => {
+      const a = makeAdapter(method, base)
+      const b = makeBatch(11)
+      const [y0, y1] = [logits(base, b.idx), logits(base, b.idx, a.hook())]
+      expect(values(y1)).toEqual(values(y0))
+      tf.dispose([y0, y1])
+      disposeBatch(b)
+      a.dispose()
+    })
+
+    it("2: merged logits match adapter logits; merging at init leaves W bit-identical", () => {
+      const a = makeAdapter(method, base)
+      const b = makeBatch(12)
+      const m0 = mergedModel(base, a)
+      for (const t of a.targets) expect(values(m0.params.get(`${t.prefix}.kernel`) as tf.Tensor)).toEqual(values(base.params.get(`${t.prefix}.kernel`) as tf.Tensor))
+      disposeGPT(m0)
+      perturb(a, 5)
+      const m = mergedModel(base, a)
+      const [ya, ym, y0] = [logits(base, b.idx, a.hook()), logits(m, b.idx), logits(base, b.idx)]
+      expect(maxAbsDiff(ya, y0)).toBeGreaterThan(1e-3) // the adapter does something
+      expect(maxAbsDiff(ya, ym)).toBeLessThanOrEqual(1e-5 * maxAbs(ya))
+      const un = mergedModel(m, a, -1)
+      for (const t of a.targets) expect(maxAbsDiff(un.params.get(`${t.prefix}.kernel`) as tf.Tensor, base.params.get(`${t.prefix}.kernel`) as tf.Tensor)).toBeLessThan(1e-6)
+      tf.dispose([ya, ym, y0])
+      ;[m, un].forEach(disposeGPT)
+      disposeBatch(b)
+      a.dispose()
+    })
+
+    it("3: frozen tensors stay bit-identical over training; trainable ones move", () => {
+      const model = cloneModel(base)
+      const a = makeAdapter(method, model)
+      const tr = new Trainer(model, a, { weightDecay: 0.01, gradClip: 1, seed: 0 })
+      const frozen0 = snapshot([...a.tensors].filter(([, t]) => t.role !== "trainable").map(([k, t]) => [k, t.variable]))
+      const trainable0 = snapshot(a.byRole("trainable").map((t) => [t.name, t.variable]))
+      const base0 = snapshot(model.params)
+      const written = new Set(method.training?.modifiedBase?.(a) ?? [])
+      const b = makeBatch(13)
+      for (let step = 0; step < 4; step++) {
+        tr.step(b, 1e-2, step)
+        for (const [k, v] of model.params) {
+          // Delta-LoRA (K = 1 in the fixtures) writes W only after steps t > K.
+          if (written.has(k) && step > 1) expect(values(v)).not.toEqual(base0.get(k))
+          else expect(values(v), `${k} after step ${step}`).toEqual(base0.get(k))
+        }
+      }
+      for (const [k, t] of a.tensors) {
+        if (t.role === "trainable") expect(values(t.variable), k).not.toEqual(trainable0.get(k))
+        else expect(values(t.variable), k).toEqual(frozen0.get(k))
+      }
+      tr.dispose()
+      disposeBatch(b)
+      a.dispose()
+      disposeGPT(model)
+    })
+
+    it("4: at init ∂L/∂A (∂L/∂d for VeRA) is exactly 0, so step 1 moves only B (b)", () => {
+      const model = cloneModel(base)
+      const a = makeAdapter(method, model)
+      const b = makeBatch(14)
+      const trainable = a.byRole("trainable")
+      const { value, grads } = tf.variableGrads(() => {
+        const y = forward(model, b.idx, a.hook())
+        return tf.mean(tf.square(y)) as tf.Scalar
+      }, trainable.map((t) => t.variable))
+      for (const t of trainable) {
+        const g = values(grads[t.variable.name] as tf.Tensor)
+        if (zeroAtInit(t.name)) expect(g.every((x) => x === 0), t.name).toBe(true)
+        else expect(g.some((x) => x !== 0), t.name).toBe(true)
+      }
+      tf.dispose([value, ...Object.values(grads)])
+      const before = snapshot(trainable.map((t) => [t.name, t.variable]))
+      const tr = new Trainer(model, a, { weightDecay: 0, gradClip: 0, seed: 0 })
+      tr.step(b, 1e-2, 0)
+      for (const t of trainable) {
+        if (zeroAtInit(t.name)) expect(values(t.variable), t.name).toEqual(before.get(t.name))
+        else expect(values(t.variable), t.name).not.toEqual(before.get(t.name))
+      }
+      tr.dispose()
+      disposeBatch(b)
+      a.dispose()
+      disposeGPT(model)
+    })
+
+    it("8: counts equal the sizes of the built tensors", () => {
+      const a = makeAdapter(method, base)
+      const c = method.counts(a.targets, a.settings)
+      const size = (role: string) => [...a.tensors.values()].filter((t) => (role === "trainable" ? t.role === "trainable" : t.role !== "trainable")).reduce((n, t) => n + t.variable.size, 0)
+      expect(c.trainable).toBe(size("trainable"))
+      expect(c.frozenAdapter).toBe(size("frozen"))
+      a.dispose()
+    })
+
+    it("10: doubling α doubles ΔW for the LoRA family; VeRA's ΔW ignores α", () => {
+      const a1 = makeAdapter(method, base, { alpha: 8 })
+      const a2 = makeAdapter(method, base, { alpha: 16 })
+      perturb(a1, 9)
+      perturb(a2, 9)
+      for (const t of a1.targets) {
+        const [d1, d2] = [a1.delta(t), a2.delta(t)]
+        const want = method.name === "vera" ? d1 : tf.mul(d1, 2)
+        expect(values(d2)).toEqual(values(want))
+        tf.dispose([d1, d2, want])
+      }
+      a1.dispose()
+      a2.dispose()
+    })
+
+    it("11: init bounds", () => {
+      const a = makeAdapter(method, base)
+      const s = settingsFor(method.name)
+      for (const t of a.targets) {
+        const v = a.view(t)
+        if (method.name === "vera") {
+          expect(values(v.get("vera_lambda_d")).every((x) => x === Math.fround(0.1))).toBe(true)
+          expect(values(v.get("vera_lambda_b")).every((x) => x === 0)).toBe(true)
+        } else {
+          const bound = 1 / Math.sqrt(t.dIn)
+          const A = values(v.get("lora_A"))
+          expect(A.every((x) => Math.abs(x) <= bound)).toBe(true)
+          expect(Math.max(...A.map(Math.abs))).toBeGreaterThan(0.8 * bound) // uniform over the whole range
+          expect(values(v.get("lora_B")).every((x) => x === 0)).toBe(true)
+        }
+      }
+      if (method.name === "vera") {
+        const As = values(a.tensors.get("vera_A")?.variable as tf.Tensor)
+        expect(As.every((x) => Math.abs(x) <= Math.sqrt(6 / 64))).toBe(true) // max_in = 64 (mlp_down)
+        expect(a.tensors.get("vera_B")?.variable.shape).toEqual([s.rank, 64])
+      }
+      a.dispose()
+    })
+
+    it("the number of live tensors stays flat across training steps", () => {
+      const model = cloneModel(base)
+      const a = makeAdapter(method, model, { dropout: 0.1 })
+      const tr = new Trainer(model, a, { weightDecay: 0.01, gradClip: 1, seed: 0 })
+      const b = makeBatch(15)
+      // Warm-up past Delta-LoRA's K = 1: from then on every step ends with its Wᵀ cache dropped.
+      for (let step = 0; step < 3; step++) tr.step(b, 1e-3, step)
+      const n = tf.memory().numTensors
+      for (let step = 3; step < 6; step++) tr.step(b, 1e-3, step)
+      expect(tf.memory().numTensors).toBe(n)
+      tr.dispose()
+      disposeBatch(b)
+      a.dispose()
+      disposeGPT(model)
+    })
+  })
+}

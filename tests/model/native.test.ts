@@ -1,0 +1,221 @@
+/**
+ * The `native` backend (OpenBLAS products and fused kernels on tfjs-wasm's heap):
+ * - each kernel against tfjs on the cpu backend, with transposes, batches and broadcasts;
+ * - a whole training step (loss and every gradient) against the numpy reference
+ *   (tests/model/parity/make_grad_fixture.py, float64, checked by finite differences);
+ * - bad operands are thrown errors naming the shapes, never a crash;
+ * - same backend ⇒ bit-identical losses, whatever the BLAS thread count;
+ * - the tensor count stays flat over training steps.
+ *
+ * Tolerances: float32 has a relative precision of 6e-8; a dot product of K terms of size ~1
+ * accumulates ~√K·6e-8 of rounding in each implementation, and BLAS sums in another order than
+ * tfjs-cpu. So products and whole steps are held to 1e-5 relative to the largest magnitude
+ * involved (K ≤ 512 here), far above rounding and far below any indexing or transpose mistake
+ * (which is O(1)).
+ */
+import { join } from "node:path"
+import * as tf from "@tensorflow/tfjs"
+import { describe, expect, it } from "vitest"
+import { AdamW } from "../../src/model/adamw.ts"
+import { initBackend } from "../../src/model/backend.ts"
+import { clipByGlobalNorm } from "../../src/model/clip.ts"
+import { disposeGPT, forward, initGPT, maskedCrossEntropy, parameterSpecs, type GPT, type GPTConfig } from "../../src/model/gpt.ts"
+import { coreTypeFor, loadNative, setNativeThreads, type BlasAddon } from "../../src/model/native.ts"
+import { gelu, layerNorm, matmulPath } from "../../src/model/ops.ts"
+import { paramGroups } from "../../src/model/pretrain.ts"
+import { readSafetensors } from "../../src/model/safetensors.ts"
+
+const addon = (): BlasAddon => {
+  const s = loadNative()
+  if (!s.ok) throw new Error(`${s.reason} (the test suite needs the native backend: see README, prerequisites)`)
+  return s.addon
+}
+
+/** Runs f on a backend and returns plain arrays (tensors are disposed). */
+const on = async <T extends number[][]>(backend: "cpu" | "native" | "wasm", f: () => T): Promise<T> => {
+  await initBackend(backend)
+  const before = tf.memory().numTensors
+  const out = f()
+  expect(tf.memory().numTensors, `tensors left by ${backend}`).toBe(before) // f disposes what it makes
+  return out
+}
+
+const maxRelDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+  expect(a.length).toBe(b.length)
+  let scale = 1e-12
+  let diff = 0
+  for (let i = 0; i < a.length; i++) {
+    scale = Math.max(scale, Math.abs(a[i]!), Math.abs(b[i]!))
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!))
+  }
+  return diff / scale
+}
+
+describe("native backend", () => {
+  it("loads, with the OpenBLAS core chosen from the CPU's features", () => {
+    expect(addon().info().core.length).toBeGreaterThan(0)
+    expect(coreTypeFor("vendor_id : GenuineIntel\nflags : fpu sse avx2 fma avx512f avx512bw avx512vl avx512dq avx512cd\n")).toBe("SkylakeX")
+    expect(coreTypeFor("vendor_id : AuthenticAMD\nflags : fpu sse avx2 fma\n")).toBe("Zen")
+    expect(coreTypeFor("vendor_id : GenuineIntel\nflags : fpu sse avx2 fma\n")).toBe("Haswell")
+    expect(coreTypeFor("vendor_id : GenuineIntel\nflags : fpu sse sse2\n")).toBeUndefined()
+  })
+
+  it("matMul with every transpose flag, batches and broadcast batches equals the cpu backend", async () => {
+    const cases: Array<[number[], number[], boolean, boolean]> = [
+      [[33, 64], [64, 17], false, false],
+      [[64, 33], [64, 17], true, false],
+      [[33, 64], [17, 64], false, true],
+      [[64, 33], [17, 64], true, true],
+      [[6, 9, 31], [6, 31, 5], false, false],
+      [[6, 31, 9], [6, 5, 31], true, true],
+      [[6, 9, 31], [31, 5], false, false], // one B for every batch (stride 0)
+      [[9, 31], [6, 31, 5], false, false], // one A for every batch
+      [[2, 3, 9, 31], [2, 3, 5, 31], false, true],
+      [[2, 1, 4, 6], [1, 3, 6, 4], false, false], // a general broadcast: wasm's own kernel
+      [[256, 512], [512, 128], false, false],
+    ]
+    const run = () =>
+      cases.map(([sa, sb, ta, tb], i) => tf.tidy(() => [...tf.matMul(tf.randomNormal(sa, 0, 1, "float32", i + 1), tf.randomNormal(sb, 0, 1, "float32", i + 100), ta, tb).dataSync()]))
+    const cpu = await on("cpu", run)
+    const native = await on("native", run)
+    cases.forEach((c, i) => expect(maxRelDiff(native[i]!, cpu[i]!), JSON.stringify(c)).toBeLessThan(1e-5))
+  })
+
+  it("fused GELU, LayerNorm, causal softmax and cross-entropy: values and gradients equal tfjs autodiff on cpu", async () => {
+    const run = () => {
+      const variable = (t: tf.Tensor) => {
+        const v = tf.variable(t)
+        t.dispose()
+        return v
+      }
+      const x = variable(tf.randomNormal([12, 24], 0.3, 2, "float32", 3))
+      const g = variable(tf.randomNormal([24], 1, 0.3, "float32", 4))
+      const b = variable(tf.randomNormal([24], 0, 0.3, "float32", 5))
+      const model = initGPT({ vocabSize: 24, blockSize: 6, nLayer: 1, nHead: 2, nEmbd: 8, mlpRatio: 4, tieWeights: true, layerNormEps: 1e-5 }, 7)
+      const idx = tf.randomUniform([2, 6], 0, 24, "int32", 8) as tf.Tensor2D
+      const tgt = tf.randomUniform([2, 6], 0, 24, "int32", 9) as tf.Tensor2D
+      const mask = tf.tensor2d([[0, 1, 1, 1, 0, 1], [1, 1, 0, 0, 1, 1]])
+      const vars = [x, g, b, ...model.params.values()]
+      const { value, grads } = tf.variableGrads(() => {
+        const h = gelu(layerNorm(x, g as tf.Tensor1D, b as tf.Tensor1D, 1e-5)) // LayerNorm + GELU
+        const lm = maskedCrossEntropy(forward(model, idx), tgt, mask) // causal softmax + cross-entropy
+        return tf.add(tf.mean(tf.mul(h, h)), lm) as tf.Scalar
+      }, vars)
+      // ∂loss/∂(key bias) is exactly 0 (softmax ignores a per-row constant): rounding noise, left out.
+      const checked = vars.filter((v) => ![...model.params].some(([n, p]) => p === v && n.endsWith("attn.k.bias")))
+      const out = [[...value.dataSync()], ...checked.map((v) => [...(grads[v.name] as tf.Tensor).dataSync()])]
+      disposeGPT(model)
+      tf.dispose([x, g, b, idx, tgt, mask, value, ...Object.values(grads)])
+      return out
+    }
+    const cpu = await on("cpu", run)
+    const native = await on("native", run)
+    expect(matmulPath()).toBe("blas")
+    cpu.forEach((c, i) => expect(maxRelDiff(native[i]!, c), `tensor ${i}`).toBeLessThan(2e-5))
+  })
+
+  const fixture = (name: string) => {
+    const { tensors, metadata } = readSafetensors(join(import.meta.dirname, "parity", `fixture-grads-${name}.safetensors`))
+    const config = JSON.parse(metadata.config ?? "{}") as GPTConfig
+    const get = (k: string) => {
+      const t = tensors.get(k)
+      if (t === undefined) throw new Error(`fixture lacks ${k}`)
+      return t
+    }
+    return { config, get }
+  }
+
+  for (const backend of ["native", "wasm", "cpu"] as const) {
+    for (const name of ["tied", "untied"]) {
+      it(`a whole training step on ${backend} (${name} head): loss and every gradient equal the numpy reference`, async () => {
+        const f = fixture(name)
+        await initBackend(backend)
+        const specs = parameterSpecs(f.config)
+        const model: GPT = { config: f.config, params: new Map(specs.map((s) => [s.name, tf.variable(tf.tensor(f.get(`weights/${s.name}`).data, [...s.shape]))])) }
+        const t2 = (k: string, dtype: "int32" | "float32") => tf.tensor2d(f.get(k).data, [...f.get(k).shape] as [number, number], dtype)
+        const [idx, tgt, mask] = [t2("idx", "int32"), t2("targets", "int32"), t2("mask", "float32")]
+        const vars = [...model.params.values()]
+        const { value, grads } = tf.variableGrads(() => maskedCrossEntropy(forward(model, idx), tgt, mask), vars)
+        expect(Math.abs((value.dataSync()[0] ?? NaN) - (f.get("loss").data[0] ?? NaN))).toBeLessThan(1e-5 * 5)
+        specs.forEach((s) => {
+          const ours = (grads[model.params.get(s.name)!.name] as tf.Tensor).dataSync()
+          // ∂loss/∂(key bias) is exactly 0 (softmax ignores a per-row constant): both sides are
+          // rounding noise, so it is held to an absolute bound instead.
+          if (s.name.endsWith("attn.k.bias")) expect(Math.max(...ours.map(Math.abs)), s.name).toBeLessThan(1e-6)
+          else expect(maxRelDiff(ours, f.get(`grads/${s.name}`).data), s.name).toBeLessThan(1e-4)
+        })
+        tf.dispose([idx, tgt, mask, value, ...Object.values(grads)])
+        disposeGPT(model)
+      })
+    }
+  }
+
+  /** Five AdamW steps of a small GPT; the losses as float32 bit patterns. */
+  const trainLosses = (threads: number): number[] => {
+    setNativeThreads(threads)
+    const cfg = { vocabSize: 256, blockSize: 32, nLayer: 2, nHead: 4, nEmbd: 128, mlpRatio: 4, tieWeights: true, layerNormEps: 1e-5 }
+    const model = initGPT(cfg, 3)
+    const opt = new AdamW(paramGroups(model, 0.1))
+    const vars = [...model.params.values()]
+    const losses: number[] = []
+    const counts: number[] = []
+    for (let i = 0; i < 5; i++) {
+      const ids = tf.randomUniform([16, 33], 0, cfg.vocabSize, "int32", 50 + i) as tf.Tensor2D
+      const idx = tf.slice(ids, [0, 0], [16, 32]) as tf.Tensor2D
+      const tgt = tf.slice(ids, [0, 1], [16, 32]) as tf.Tensor2D
+      const { value, grads } = tf.variableGrads(() => maskedCrossEntropy(forward(model, idx), tgt), vars)
+      losses.push(value.dataSync()[0]!)
+      const c = clipByGlobalNorm(new Map(Object.entries(grads)), 1)
+      opt.step(c.grads, 1e-3)
+      tf.dispose([ids, idx, tgt, value, ...c.grads.values(), ...Object.values(grads)])
+      counts.push(tf.memory().numTensors)
+    }
+    opt.dispose()
+    disposeGPT(model)
+    setNativeThreads(1)
+    expect(new Set(counts.slice(1)).size, `tensor count per step: ${counts.join(", ")}`).toBe(1)
+    return losses.map((l) => new Uint32Array(new Float32Array([l]).buffer)[0]!)
+  }
+
+  it("same backend ⇒ bit-identical losses across runs and across 1 or 2 BLAS threads; flat tensor count", async () => {
+    await initBackend("native")
+    const a = trainLosses(1)
+    expect(trainLosses(1)).toEqual(a)
+    expect(trainLosses(2)).toEqual(a)
+  })
+
+  it("bad operands are thrown errors with the shapes, never a crash or a write", () => {
+    const blas = addon()
+    const heap = new ArrayBuffer(4096) // 1024 floats
+    const view = new Float32Array(heap)
+    view.fill(7)
+    const sgemm = (over: Partial<Record<"M" | "N" | "K" | "aOff" | "lda" | "bOff" | "cOff" | "batch" | "strideC", number>>) => {
+      const a = { M: 4, N: 4, K: 4, aOff: 0, lda: 4, bOff: 64, cOff: 128, batch: 1, strideC: 16, ...over }
+      return () => blas.sgemm(heap, false, false, a.M, a.N, a.K, 1, a.aOff, a.lda, 16, a.bOff, 4, 16, 0, a.cOff, 4, a.strideC, a.batch)
+    }
+    expect(sgemm({})).not.toThrow()
+    expect(sgemm({ cOff: 4096 - 32 })).toThrow(/reaches past the end of the heap.*C 4×4/)
+    expect(sgemm({ batch: 100 })).toThrow(/past the end of the heap.*batch 100/)
+    expect(sgemm({ aOff: 2 })).toThrow(/multiples of 4 bytes/)
+    expect(sgemm({ lda: 2 })).toThrow(/leading dimension/)
+    expect(sgemm({ cOff: 32 })).toThrow(/output overlaps an input/)
+    expect(sgemm({ batch: 2, strideC: 8 })).toThrow(/output batches overlap/)
+    expect(sgemm({ M: -1 })).toThrow(/M must be an integer/)
+    expect(sgemm({ K: 1.5 })).toThrow(/K must be an integer/)
+    expect(() => blas.sgemm(new Float32Array(4) as unknown as ArrayBuffer, false, false, 1, 1, 1, 1, 0, 1, 0, 0, 1, 0, 0, 0, 1, 0, 1)).toThrow(/ArrayBuffer/)
+    expect(view[900]).toBe(7) // nothing beyond the legal call's output was written
+    const fused = blas as unknown as Record<string, (...args: unknown[]) => unknown>
+    expect(() => fused.gelu!(heap, 0, 4032, 2048, 32)).toThrow(/gelu: y .* outside the 4096-byte heap/)
+    expect(() => fused.gelu!(heap, 0, 32, 2048, 16)).toThrow(/output y overlaps x/)
+    expect(() => fused.layernorm!(heap, 0, 512, 640, 1024, 2048, 4088, 8, 16, 1e-5)).toThrow(/layernorm: r .* outside/)
+    expect(() => fused.segmentSum!(heap, 0, 512, 1024, 8, 16, 1000)).toThrow(/segment_sum: out .* outside/)
+    const ids = new Int32Array(heap, 512, 4)
+    ids.set([0, 1, 99, 2])
+    expect(() => fused.xent!(heap, 0, 512, 600, 1024, 4, 8)).toThrow(/target 99 at row 2 is outside the vocabulary \[0, 8\)/)
+  })
+
+  it("tfjs reports a shape mismatch in a native product as it does on wasm", async () => {
+    await initBackend("native")
+    expect(() => tf.tidy(() => tf.matMul(tf.ones([3, 4]), tf.ones([5, 2])))).toThrow(/inner shapes \(4\) and \(5\)/)
+  })
+})
