@@ -48,86 +48,135 @@ static int get_int(napi_env env, napi_value v, const char* name, int64_t lo, int
   return 1;
 }
 
-/* Highest float index (exclusive) touched by `batch` row-major rows×cols matrices. */
-static int64_t extent(int64_t off, int64_t rows, int64_t cols, int64_t ld, int64_t stride, int64_t batch) {
-  if (rows == 0 || cols == 0 || batch == 0) return off;
-  return off + stride * (batch - 1) + (rows - 1) * ld + cols;
+
+/* Highest float index (exclusive) touched by batch2 × batch row-major rows×cols matrices. */
+static int64_t extent2(int64_t off, int64_t rows, int64_t cols, int64_t ld, int64_t s1, int64_t b1, int64_t s2, int64_t b2) {
+  if (rows == 0 || cols == 0 || b1 == 0 || b2 == 0) return off;
+  return off + s2 * (b2 - 1) + s1 * (b1 - 1) + (rows - 1) * ld + cols;
 }
 
-static napi_value sgemm(napi_env env, napi_callback_info info) {
-  size_t argc = 19;
-  napi_value argv[19];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 18 && argc != 19) {
-    napi_throw_type_error(env, NULL, "peftlab_blas.sgemm: expected 18 arguments, or 19 with a bias offset");
-    return NULL;
-  }
-  void* data = NULL;
-  size_t bytes = 0;
-  bool isBuffer = false;
-  CHECK(napi_is_arraybuffer(env, argv[0], &isBuffer));
-  if (!isBuffer) {
-    napi_throw_type_error(env, NULL, "peftlab_blas.sgemm: the heap must be an ArrayBuffer");
-    return NULL;
-  }
-  CHECK(napi_get_arraybuffer_info(env, argv[0], &data, &bytes));
-  const int64_t heapFloats = (int64_t)(bytes / 4), I32 = INT32_MAX;
+typedef struct {
   bool tA, tB;
-  CHECK(napi_get_value_bool(env, argv[1], &tA));
-  CHECK(napi_get_value_bool(env, argv[2], &tB));
-  int64_t M, N, K, aOff, lda, sA, bOff, ldb, sB, cOff, ldc, sC, batch;
+  int64_t M, N, K;
   double alpha, beta;
-  if (!get_int(env, argv[3], "M", 0, I32, &M) || !get_int(env, argv[4], "N", 0, I32, &N) || !get_int(env, argv[5], "K", 0, I32, &K)) return NULL;
-  CHECK(napi_get_value_double(env, argv[6], &alpha));
-  if (!get_int(env, argv[7], "aOff", 0, (int64_t)bytes, &aOff) || !get_int(env, argv[8], "lda", 1, I32, &lda) || !get_int(env, argv[9], "strideA", 0, I32, &sA)) return NULL;
-  if (!get_int(env, argv[10], "bOff", 0, (int64_t)bytes, &bOff) || !get_int(env, argv[11], "ldb", 1, I32, &ldb) || !get_int(env, argv[12], "strideB", 0, I32, &sB)) return NULL;
-  CHECK(napi_get_value_double(env, argv[13], &beta));
-  if (!get_int(env, argv[14], "cOff", 0, (int64_t)bytes, &cOff) || !get_int(env, argv[15], "ldc", 1, I32, &ldc) || !get_int(env, argv[16], "strideC", 0, I32, &sC)) return NULL;
-  if (!get_int(env, argv[17], "batch", 0, I32, &batch)) return NULL;
-  int64_t biasOff = -1;
-  if (argc == 19 && !get_int(env, argv[18], "biasOff", 0, (int64_t)bytes, &biasOff)) return NULL;
+  int64_t aOff, lda, sA, sA2, bOff, ldb, sB, sB2, cOff, ldc, sC, sC2, batch, batch2, biasOff;
+} Gemm;
 
-  /* op(A) is M×K: stored M×K (lda ≥ K) or, transposed, K×M (lda ≥ M). Likewise B, C. */
-  const int64_t aRows = tA ? K : M, aCols = tA ? M : K, bRows = tB ? N : K, bCols = tB ? K : N;
-  char shapes[400];
+/*
+ * The checked product: for o < batch2, g < batch:
+ *   C[o, g] = alpha·op(A[o, g])·op(B[o, g]) + beta·C[o, g]
+ * with X[o, g] at xOff + 4·(o·sX2 + g·sX) bytes. Two batch levels let attention address a head
+ * as a column block of the (B·T, C) activations (ld = C, inner stride = head size, outer stride
+ * = T·C) instead of transposing it out. Throws (returns false) before touching memory.
+ */
+static bool run_gemm(napi_env env, const char* fn, float* heap, size_t bytes, const Gemm* g) {
+  const int64_t heapFloats = (int64_t)(bytes / 4);
+  const int64_t aRows = g->tA ? g->K : g->M, aCols = g->tA ? g->M : g->K, bRows = g->tB ? g->N : g->K, bCols = g->tB ? g->K : g->N;
+  char shapes[480], msg[700];
   snprintf(shapes, sizeof shapes,
-           "A %lld×%lld (lda %lld, stride %lld, offset %lld B), B %lld×%lld (ldb %lld, stride %lld, offset %lld B), "
-           "C %lld×%lld (ldc %lld, stride %lld, offset %lld B), batch %lld, heap %zu B",
-           (long long)aRows, (long long)aCols, (long long)lda, (long long)sA, (long long)aOff, (long long)bRows, (long long)bCols,
-           (long long)ldb, (long long)sB, (long long)bOff, (long long)M, (long long)N, (long long)ldc, (long long)sC, (long long)cOff,
-           (long long)batch, bytes);
-  char msg[600];
-#define FAIL(why)                                                        \
-  do {                                                                   \
-    snprintf(msg, sizeof msg, "peftlab_blas.sgemm: %s: %s", why, shapes); \
-    napi_throw_range_error(env, NULL, msg);                              \
-    return NULL;                                                         \
+           "A %lld×%lld (lda %lld, strides %lld/%lld, offset %lld B), B %lld×%lld (ldb %lld, strides %lld/%lld, offset %lld B), "
+           "C %lld×%lld (ldc %lld, strides %lld/%lld, offset %lld B), batch %lld×%lld, heap %zu B",
+           (long long)aRows, (long long)aCols, (long long)g->lda, (long long)g->sA, (long long)g->sA2, (long long)g->aOff, (long long)bRows,
+           (long long)bCols, (long long)g->ldb, (long long)g->sB, (long long)g->sB2, (long long)g->bOff, (long long)g->M, (long long)g->N,
+           (long long)g->ldc, (long long)g->sC, (long long)g->sC2, (long long)g->cOff, (long long)g->batch2, (long long)g->batch, bytes);
+#define FAIL(why)                                                           \
+  do {                                                                      \
+    snprintf(msg, sizeof msg, "peftlab_blas.%s: %s: %s", fn, why, shapes);  \
+    napi_throw_range_error(env, NULL, msg);                                 \
+    return false;                                                           \
   } while (0)
-  if (aOff % 4 || bOff % 4 || cOff % 4) FAIL("offsets must be multiples of 4 bytes (float32)");
-  if (lda < (aCols > 0 ? aCols : 1) || ldb < (bCols > 0 ? bCols : 1) || ldc < (N > 0 ? N : 1)) FAIL("a leading dimension is smaller than its row");
-  const int64_t a0 = aOff / 4, b0 = bOff / 4, c0 = cOff / 4;
-  const int64_t aEnd = extent(a0, aRows, aCols, lda, sA, batch), bEnd = extent(b0, bRows, bCols, ldb, sB, batch), cEnd = extent(c0, M, N, ldc, sC, batch);
+  if (g->aOff % 4 || g->bOff % 4 || g->cOff % 4) FAIL("offsets must be multiples of 4 bytes (float32)");
+  if (g->lda < (aCols > 0 ? aCols : 1) || g->ldb < (bCols > 0 ? bCols : 1) || g->ldc < (g->N > 0 ? g->N : 1)) FAIL("a leading dimension is smaller than its row");
+  const int64_t a0 = g->aOff / 4, b0 = g->bOff / 4, c0 = g->cOff / 4;
+  const int64_t aEnd = extent2(a0, aRows, aCols, g->lda, g->sA, g->batch, g->sA2, g->batch2);
+  const int64_t bEnd = extent2(b0, bRows, bCols, g->ldb, g->sB, g->batch, g->sB2, g->batch2);
+  const int64_t cEnd = extent2(c0, g->M, g->N, g->ldc, g->sC, g->batch, g->sC2, g->batch2);
   if (aEnd > heapFloats || bEnd > heapFloats || cEnd > heapFloats) FAIL("an operand reaches past the end of the heap");
-  if (batch > 1 && M > 0 && N > 0 && sC < (M - 1) * ldc + N) FAIL("output batches overlap (strideC too small)");
-  if ((c0 < aEnd && a0 < cEnd && M * N * K > 0) || (c0 < bEnd && b0 < cEnd && M * N * K > 0)) FAIL("the output overlaps an input");
-  if (biasOff >= 0 && (biasOff % 4 || biasOff / 4 + N > heapFloats)) FAIL("the bias (N floats) lies outside the heap or is misaligned");
-  if (biasOff >= 0 && biasOff / 4 < cEnd && c0 < biasOff / 4 + N) FAIL("the output overlaps the bias");
-  if (M == 0 || N == 0 || batch == 0) return NULL;
-
-  float* heap = (float*)data;
-  if (biasOff >= 0) {
+  /* Output matrices must not overlap each other: stacked (stride ≥ one matrix) or side by side
+     within each row (stride ≥ N and all of them fit in ldc); outer groups beyond inner ones. */
+  if (g->M > 0 && g->N > 0) {
+    const bool stacked = g->sC >= (g->M - 1) * g->ldc + g->N, side = g->sC >= g->N && (g->batch - 1) * g->sC + g->N <= g->ldc;
+    if (g->batch > 1 && !stacked && !side) FAIL("output batches overlap (strideC too small)");
+    if (g->batch2 > 1 && g->sC2 < (g->batch - 1) * g->sC + (g->M - 1) * g->ldc + g->N) FAIL("output batches overlap (outer strideC too small)");
+  }
+  const bool work = g->M * g->N * g->K > 0;
+  if (work && ((c0 < aEnd && a0 < cEnd) || (c0 < bEnd && b0 < cEnd))) FAIL("the output overlaps an input");
+  if (g->biasOff >= 0 && (g->biasOff % 4 || g->biasOff / 4 + g->N > heapFloats)) FAIL("the bias (N floats) lies outside the heap or is misaligned");
+  if (g->biasOff >= 0 && g->biasOff / 4 < cEnd && c0 < g->biasOff / 4 + g->N) FAIL("the output overlaps the bias");
+#undef FAIL
+  if (g->M == 0 || g->N == 0 || g->batch == 0 || g->batch2 == 0) return true;
+  float beta = (float)g->beta;
+  if (g->biasOff >= 0) {
     /* C starts as the bias in every row, then accumulates the product: x·W + b in one pass. */
-    for (int64_t g = 0; g < batch; g++)
-      for (int64_t i = 0; i < M; i++) memcpy(heap + c0 + g * sC + i * ldc, heap + biasOff / 4, (size_t)N * 4);
+    for (int64_t o = 0; o < g->batch2; o++)
+      for (int64_t b = 0; b < g->batch; b++)
+        for (int64_t i = 0; i < g->M; i++) memcpy(heap + c0 + o * g->sC2 + b * g->sC + i * g->ldc, heap + g->biasOff / 4, (size_t)g->N * 4);
     beta = 1;
   }
-  const enum CBLAS_TRANSPOSE ta = tA ? CblasTrans : CblasNoTrans, tb = tB ? CblasTrans : CblasNoTrans;
-  for (int64_t g = 0; g < batch; g++) {
-    cblas_sgemm(CblasRowMajor, ta, tb, (blasint)M, (blasint)N, (blasint)K, (float)alpha, heap + a0 + g * sA, (blasint)lda,
-                heap + b0 + g * sB, (blasint)ldb, (float)beta, heap + c0 + g * sC, (blasint)ldc);
+  const enum CBLAS_TRANSPOSE ta = g->tA ? CblasTrans : CblasNoTrans, tb = g->tB ? CblasTrans : CblasNoTrans;
+  for (int64_t o = 0; o < g->batch2; o++)
+    for (int64_t b = 0; b < g->batch; b++)
+      cblas_sgemm(CblasRowMajor, ta, tb, (blasint)g->M, (blasint)g->N, (blasint)g->K, (float)g->alpha, heap + a0 + o * g->sA2 + b * g->sA,
+                  (blasint)g->lda, heap + b0 + o * g->sB2 + b * g->sB, (blasint)g->ldb, beta, heap + c0 + o * g->sC2 + b * g->sC, (blasint)g->ldc);
+  return true;
+}
+
+/* The heap argument: an ArrayBuffer (tfjs-wasm's memory). */
+static float* heap_of(napi_env env, const char* fn, napi_value v, size_t* bytes) {
+  void* data = NULL;
+  bool isBuffer = false;
+  if (napi_is_arraybuffer(env, v, &isBuffer) != napi_ok || !isBuffer || napi_get_arraybuffer_info(env, v, &data, bytes) != napi_ok) {
+    char msg[120];
+    snprintf(msg, sizeof msg, "peftlab_blas.%s: the heap must be an ArrayBuffer", fn);
+    napi_throw_type_error(env, NULL, msg);
+    return NULL;
   }
+  return (float*)data;
+}
+
+/*
+ * sgemm(heap, transA, transB, M, N, K, alpha, aOff, lda, strideA, bOff, ldb, strideB,
+ *       beta, cOff, ldc, strideC, batch[, biasOff])                 — one batch level
+ * sgemmStrided(heap, transA, transB, M, N, K, alpha, aOff, lda, strideA, outerA, bOff, ldb,
+ *       strideB, outerB, beta, cOff, ldc, strideC, outerC, batch, outerBatch)  — two levels
+ */
+static napi_value gemm_entry(napi_env env, napi_callback_info info, bool strided) {
+  const char* fn = strided ? "sgemmStrided" : "sgemm";
+  size_t argc = 22;
+  napi_value argv[22];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (strided ? argc != 22 : (argc != 18 && argc != 19)) {
+    napi_throw_type_error(env, NULL, strided ? "peftlab_blas.sgemmStrided: expected 22 arguments" : "peftlab_blas.sgemm: expected 18 arguments, or 19 with a bias offset");
+    return NULL;
+  }
+  size_t bytes = 0;
+  float* heap = heap_of(env, fn, argv[0], &bytes);
+  if (heap == NULL) return NULL;
+  const int64_t I32 = INT32_MAX, B = (int64_t)bytes;
+  Gemm g = {0};
+  g.batch2 = 1;
+  g.biasOff = -1;
+  CHECK(napi_get_value_bool(env, argv[1], &g.tA));
+  CHECK(napi_get_value_bool(env, argv[2], &g.tB));
+  if (!get_int(env, argv[3], "M", 0, I32, &g.M) || !get_int(env, argv[4], "N", 0, I32, &g.N) || !get_int(env, argv[5], "K", 0, I32, &g.K)) return NULL;
+  CHECK(napi_get_value_double(env, argv[6], &g.alpha));
+  int i = 7;
+  if (!get_int(env, argv[i++], "aOff", 0, B, &g.aOff) || !get_int(env, argv[i++], "lda", 1, I32, &g.lda) || !get_int(env, argv[i++], "strideA", 0, I32, &g.sA)) return NULL;
+  if (strided && !get_int(env, argv[i++], "outerA", 0, I32, &g.sA2)) return NULL;
+  if (!get_int(env, argv[i++], "bOff", 0, B, &g.bOff) || !get_int(env, argv[i++], "ldb", 1, I32, &g.ldb) || !get_int(env, argv[i++], "strideB", 0, I32, &g.sB)) return NULL;
+  if (strided && !get_int(env, argv[i++], "outerB", 0, I32, &g.sB2)) return NULL;
+  CHECK(napi_get_value_double(env, argv[i++], &g.beta));
+  if (!get_int(env, argv[i++], "cOff", 0, B, &g.cOff) || !get_int(env, argv[i++], "ldc", 1, I32, &g.ldc) || !get_int(env, argv[i++], "strideC", 0, I32, &g.sC)) return NULL;
+  if (strided && !get_int(env, argv[i++], "outerC", 0, I32, &g.sC2)) return NULL;
+  if (!get_int(env, argv[i++], "batch", 0, I32, &g.batch)) return NULL;
+  if (strided && !get_int(env, argv[i++], "outerBatch", 0, I32, &g.batch2)) return NULL;
+  if (!strided && argc == 19 && !get_int(env, argv[18], "biasOff", 0, B, &g.biasOff)) return NULL;
+  run_gemm(env, fn, heap, bytes, &g);
   return NULL;
 }
+
+static napi_value sgemm(napi_env env, napi_callback_info info) { return gemm_entry(env, info, false); }
+static napi_value sgemm_strided(napi_env env, napi_callback_info info) { return gemm_entry(env, info, true); }
 
 /* ------------------------------------------------------------------------------------------
  * Fused elementwise kernels (the profile after BLAS: tanh, exp, casts and one-hots of the
@@ -447,6 +496,7 @@ static napi_value get_info(napi_env env, napi_callback_info info) {
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"sgemm", NULL, sgemm, NULL, NULL, NULL, napi_default, NULL},
+      {"sgemmStrided", NULL, sgemm_strided, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, get_info, NULL, NULL, NULL, napi_default, NULL},
       {"gelu", NULL, gelu, NULL, NULL, NULL, napi_default, NULL},

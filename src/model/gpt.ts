@@ -7,7 +7,7 @@
  * methods can target each by name (METHODS.md: the papers adapt q and v).
  */
 import * as tf from "@tensorflow/tfjs"
-import { nativeCausalSoftmax, nativeCrossEntropy } from "./native-ops.ts"
+import { nativeAttention, nativeCrossEntropy } from "./native-ops.ts"
 import { batchMatmul, batchMatmulTransposed, dense, gelu, invalidateTransposed, layerNorm, matmul, matmulFastPath, matmulPath, matmulTransposed, weightedSoftmaxCrossEntropy } from "./ops.ts"
 
 export interface GPTConfig {
@@ -169,7 +169,7 @@ const linear = (ctx: ForwardContext, x: tf.Tensor2D, layer: number, proj: ProjNa
 /**
  * softmax over keys of scaled scores (B·nh, T, T), each query t seeing keys ≤ t. Additive −1e9
  * rather than −∞ keeps the softmax gradient finite on every backend. A layout brings its own
- * mask per sequence. (Native fuses the causal case: native-ops.ts, masked entries exactly 0.)
+ * mask per sequence. (Native fuses the causal case with the products: native-ops.ts.)
  */
 const maskedSoftmax = (ctx: ForwardContext, scores: tf.Tensor3D): tf.Tensor3D => {
   const { B, T } = ctx
@@ -186,13 +186,18 @@ const attention = (ctx: ForwardContext, x: tf.Tensor2D, layer: number): tf.Tenso
   const { B, T } = ctx
   const { nHead, nEmbd } = ctx.model.config
   const hs = nEmbd / nHead
+  if (ctx.layout === undefined && matmulPath() === "blas") {
+    // Native: heads are column blocks of q, k, v (B·T, C); no transposes (native-ops.ts).
+    const y = nativeAttention(linear(ctx, x, layer, "q"), linear(ctx, x, layer, "k"), linear(ctx, x, layer, "v"), B, T, nHead, 1 / Math.sqrt(hs)) // (B·T, C)
+    return linear(ctx, y, layer, "o")
+  }
   const heads = (t: tf.Tensor2D) => // (N, C) → (B·nh, T, hs)
     tf.reshape(tf.transpose(tf.reshape(t, [B, T, nHead, hs]), [0, 2, 1, 3]), [B * nHead, T, hs]) as tf.Tensor3D
   const q = heads(linear(ctx, x, layer, "q"))
   const k = heads(linear(ctx, x, layer, "k"))
   const v = heads(linear(ctx, x, layer, "v"))
-  const qk = batchMatmulTransposed(q, k) // (B·nh, T, hs)·(B·nh, T, hs)ᵀ → (B·nh, T, T)
-  const att = ctx.layout === undefined && matmulPath() === "blas" ? nativeCausalSoftmax(qk, 1 / Math.sqrt(hs)) : maskedSoftmax(ctx, tf.mul(qk, 1 / Math.sqrt(hs)) as tf.Tensor3D)
+  const scores = tf.mul(batchMatmulTransposed(q, k), 1 / Math.sqrt(hs)) as tf.Tensor3D // (B·nh, T, hs)·(B·nh, T, hs)ᵀ → (B·nh, T, T)
+  const att = maskedSoftmax(ctx, scores)
   const y = batchMatmul(att, v) // (B·nh, T, hs)
   const merged = tf.reshape(tf.transpose(tf.reshape(y, [B, nHead, T, hs]), [0, 2, 1, 3]), [B * T, nEmbd]) as tf.Tensor2D
   return linear(ctx, merged, layer, "o")

@@ -5,7 +5,9 @@
  *   gelu            y and y' in one pass; backward dy ⊙ y'        (tanh was 15 % of a step)
  *   crossEntropy    loss and (softmax − onehot)·w in one pass     (no one-hot, casts, or exp pass)
  *   layerNorm       y, x̂ and r; backward dx, dγ, dβ in one pass   (20 small reductions a step)
- *   causalSoftmax   masked, scaled softmax; backward in one pass   (no T×T mask tensors)
+ *   attention       q, k, v (B·T, C) → y (B·T, C): every head's products as BLAS calls on
+ *                   column blocks (ld = C), so no head is transposed out and back in, and a
+ *                   causal softmax in C (no T×T mask tensors; masked entries exactly 0)
  *
  * Why hand-written: after BLAS, the profile of a step is these elementwise chains, each of
  * 3–10 tfjs kernels with their dispatch and temporaries; no library fuses them for tfjs-wasm.
@@ -20,6 +22,11 @@ import { heapOffset, type WasmHeapBackend } from "./native-kernels.ts"
 import { loadNative, type BlasAddon } from "./native.ts"
 
 interface FusedAddon extends BlasAddon {
+  sgemmStrided(
+    heap: ArrayBuffer, transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+    aOff: number, lda: number, strideA: number, outerA: number, bOff: number, ldb: number, strideB: number, outerB: number,
+    beta: number, cOff: number, ldc: number, strideC: number, outerC: number, batch: number, outerBatch: number,
+  ): void
   gelu(heap: ArrayBuffer, xOff: number, yOff: number, dOff: number, n: number): void
   xent(heap: ArrayBuffer, logitsOff: number, targetsOff: number, weightsOff: number, gradOff: number, N: number, V: number): number
   layernorm(heap: ArrayBuffer, xOff: number, gammaOff: number, betaOff: number, yOff: number, xhatOff: number, rOff: number, N: number, C: number, eps: number): void
@@ -30,6 +37,7 @@ interface FusedAddon extends BlasAddon {
 
 interface HeapBackend extends WasmHeapBackend {
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array
+  disposeData(dataId: tf.DataId): boolean
 }
 
 const fused = (): FusedAddon => {
@@ -94,22 +102,71 @@ const KERNELS: ReadonlyArray<readonly [string, tf.KernelFunc]> = [
       return [dx, dgamma, dbeta]
     }),
   ],
+]
+
+/**
+ * A head h of batch row b is the column block [h·hs, (h+1)·hs) of rows b·T … b·T+T−1 of a
+ * (B·T, C) activation: leading dimension C, inner stride hs (next head), outer stride T·C (next
+ * sequence). Scores and probabilities are (B·nh, T, T) contiguous: T, T·T, nh·T·T.
+ */
+interface Heads {
+  readonly B: number
+  readonly T: number
+  readonly nh: number
+  readonly hs: number
+}
+
+const headsOf = (x: tf.TensorInfo, attrs: Record<string, unknown>): Heads => {
+  const [B, T, nh] = [attrs.B, attrs.T, attrs.nh] as [number, number, number]
+  const [N, C] = x.shape as [number, number]
+  if (N !== B * T || C % nh !== 0) throw new Error(`native attention: activations [${x.shape}] do not split into B=${B}, T=${T}, ${nh} heads`)
+  return { B, T, nh, hs: C / nh }
+}
+
+/** One product over every (sequence, head): C[b,h] = op(A[b,h])·op(B[b,h]); "cols" = a (B·T, C) operand's head, "tt" = a (B·nh, T, T) one. */
+const headProduct = (addon: FusedAddon, b: HeapBackend, h: Heads, M: number, N: number, K: number, a: [tf.TensorInfo, "cols" | "tt", boolean], bb: [tf.TensorInfo, "cols" | "tt", boolean], c: [tf.TensorInfo, "cols" | "tt"]): void => {
+  const C = h.nh * h.hs
+  const lay = (kind: "cols" | "tt") => (kind === "cols" ? [C, h.hs, h.T * C] : [h.T, h.T * h.T, h.nh * h.T * h.T]) as [number, number, number]
+  const [lda, sA, oA] = lay(a[1])
+  const [ldb, sB, oB] = lay(bb[1])
+  const [ldc, sC, oC] = lay(c[1])
+  addon.sgemmStrided(heapOf(b), a[2], bb[2], M, N, K, 1, off(b, a[0]), lda, sA, oA, off(b, bb[0]), ldb, sB, oB, 0, off(b, c[0]), ldc, sC, oC, h.nh, h.B)
+}
+
+const ATTENTION_KERNELS: ReadonlyArray<readonly [string, tf.KernelFunc]> = [
   [
-    "PeftlabCausalSoftmax",
-    kernel((addon, b, _h, { scores }, { scale }) => {
-      const [G, T] = scores!.shape as [number, number, number]
-      const p = alloc(b, [...scores!.shape])
-      addon.causalSoftmax(heapOf(b), off(b, scores!), off(b, p), G, T, scale as number)
-      return p
+    "PeftlabAttention",
+    kernel((addon, b, _h, { q, k, v }, attrs) => {
+      const h = headsOf(q!, attrs)
+      const { B, T, nh, hs } = h
+      const s = alloc(b, [B * nh, T, T])
+      headProduct(addon, b, h, T, T, hs, [q!, "cols", false], [k!, "cols", true], [s, "tt"]) // q·kᵀ
+      const att = alloc(b, [B * nh, T, T])
+      addon.causalSoftmax(heapOf(b), off(b, s), off(b, att), B * nh, T, attrs.scale as number)
+      b.disposeData(s.dataId)
+      const y = alloc(b, [B * T, nh * hs])
+      headProduct(addon, b, h, T, hs, T, [att, "tt", false], [v!, "cols", false], [y, "cols"]) // att·v
+      return [y, att]
     }),
   ],
   [
-    "PeftlabCausalSoftmaxBackward",
-    kernel((addon, b, _h, { probs, dprobs }, { scale }) => {
-      const [G, T] = probs!.shape as [number, number, number]
-      const ds = alloc(b, [...probs!.shape])
-      addon.causalSoftmaxBackward(heapOf(b), off(b, probs!), off(b, dprobs!), off(b, ds), G, T, scale as number)
-      return ds
+    "PeftlabAttentionBackward",
+    kernel((addon, b, _h, { dy, q, k, v, att }, attrs) => {
+      const h = headsOf(q!, attrs)
+      const { B, T, nh, hs } = h
+      const datt = alloc(b, [B * nh, T, T])
+      headProduct(addon, b, h, T, T, hs, [dy!, "cols", false], [v!, "cols", true], [datt, "tt"]) // dy·vᵀ
+      const dv = alloc(b, [B * T, nh * hs])
+      headProduct(addon, b, h, T, hs, T, [att!, "tt", true], [dy!, "cols", false], [dv, "cols"]) // attᵀ·dy
+      const ds = alloc(b, [B * nh, T, T])
+      addon.causalSoftmaxBackward(heapOf(b), off(b, att!), off(b, datt), off(b, ds), B * nh, T, attrs.scale as number)
+      b.disposeData(datt.dataId)
+      const dq = alloc(b, [B * T, nh * hs])
+      headProduct(addon, b, h, T, hs, T, [ds, "tt", false], [k!, "cols", false], [dq, "cols"]) // ds·k
+      const dk = alloc(b, [B * T, nh * hs])
+      headProduct(addon, b, h, T, hs, T, [ds, "tt", true], [q!, "cols", false], [dk, "cols"]) // dsᵀ·q
+      b.disposeData(ds.dataId)
+      return [dq, dk, dv]
     }),
   ],
 ]
@@ -118,7 +175,7 @@ let registered = false
 
 export const registerNativeOps = (): void => {
   if (registered) return
-  for (const [kernelName, kernelFunc] of KERNELS) tf.registerKernel({ kernelName, backendName: "wasm", kernelFunc })
+  for (const [kernelName, kernelFunc] of [...KERNELS, ...ATTENTION_KERNELS]) tf.registerKernel({ kernelName, backendName: "wasm", kernelFunc })
   registered = true
 }
 
@@ -177,15 +234,22 @@ export const nativeLayerNorm = (x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Ten
   return f(x, gamma, beta) as tf.Tensor2D
 }
 
-/** softmax(scale·scores) over the last axis with a causal mask; scores (G, T, T). */
-export const nativeCausalSoftmax = (scores: tf.Tensor3D, scale: number): tf.Tensor3D => {
-  f32(scores)
-  if (scores.shape[1] !== scores.shape[2]) throw new Error(`native causal softmax: scores must be (G, T, T), got [${scores.shape}]`)
+/**
+ * Causal multi-head attention on projected q, k, v (B·T, C) → y (B·T, C), heads merged:
+ * y[b, :, h] = softmax(scale·q_h·k_hᵀ + causal mask)·v_h. The probabilities are kept for the
+ * backward pass, which returns dq, dk, dv in one kernel.
+ */
+export const nativeAttention = (q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, B: number, T: number, nh: number, scale: number): tf.Tensor2D => {
+  ;[q, k, v].forEach(f32)
+  const attrs = { B, T, nh, scale }
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const [s, save] = args as [tf.Tensor3D, tf.GradSaveFunc]
-    const [p] = run("PeftlabCausalSoftmax", { scores: s }, { scale }) as [tf.Tensor3D]
-    save([p])
-    return { value: p, gradFunc: (dp: tf.Tensor, saved: tf.Tensor[]) => run("PeftlabCausalSoftmaxBackward", { probs: saved[0]!, dprobs: dp }, { scale })[0]! }
+    const [qi, ki, vi, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc]
+    const [y, att] = run("PeftlabAttention", { q: qi, k: ki, v: vi }, attrs) as [tf.Tensor2D, tf.Tensor3D]
+    save([qi, ki, vi, att])
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => run("PeftlabAttentionBackward", { dy, q: saved[0]!, k: saved[1]!, v: saved[2]!, att: saved[3]! }, attrs),
+    }
   })
-  return f(scores) as tf.Tensor3D
+  return f(q, k, v) as tf.Tensor2D
 }

@@ -81,7 +81,7 @@ describe("native backend", () => {
     cases.forEach((c, i) => expect(maxRelDiff(native[i]!, cpu[i]!), JSON.stringify(c)).toBeLessThan(1e-5))
   })
 
-  it("fused GELU, LayerNorm, causal softmax and cross-entropy: values and gradients equal tfjs autodiff on cpu", async () => {
+  it("fused GELU, LayerNorm, attention (causal softmax, strided heads) and cross-entropy: values and gradients equal tfjs autodiff on cpu", async () => {
     const run = () => {
       const variable = (t: tf.Tensor) => {
         const v = tf.variable(t)
@@ -195,13 +195,19 @@ describe("native backend", () => {
     }
     expect(sgemm({})).not.toThrow()
     expect(sgemm({ cOff: 4096 - 32 })).toThrow(/reaches past the end of the heap.*C 4×4/)
-    expect(sgemm({ batch: 100 })).toThrow(/past the end of the heap.*batch 100/)
+    expect(sgemm({ batch: 100 })).toThrow(/past the end of the heap.*batch 1×100/)
     expect(sgemm({ aOff: 2 })).toThrow(/multiples of 4 bytes/)
     expect(sgemm({ lda: 2 })).toThrow(/leading dimension/)
     expect(sgemm({ cOff: 32 })).toThrow(/output overlaps an input/)
     expect(sgemm({ batch: 2, strideC: 8 })).toThrow(/output batches overlap/)
     expect(sgemm({ M: -1 })).toThrow(/M must be an integer/)
     expect(sgemm({ K: 1.5 })).toThrow(/K must be an integer/)
+    const strided = (blas as unknown as Record<string, (...args: unknown[]) => unknown>).sgemmStrided!
+    // Two heads side by side in a (4, 8) block (ld 8, stride 4): legal; a third one would not fit in the row.
+    expect(() => strided(heap, false, false, 4, 4, 4, 1, 0, 4, 16, 64, 512, 4, 16, 64, 0, 1024, 8, 4, 32, 2, 2)).not.toThrow()
+    expect(() => strided(heap, false, false, 4, 4, 4, 1, 0, 4, 16, 64, 512, 4, 16, 64, 0, 1024, 8, 4, 32, 3, 1)).toThrow(/output batches overlap/)
+    expect(() => strided(heap, false, false, 4, 4, 4, 1, 0, 4, 16, 64, 512, 4, 16, 64, 0, 1024, 8, 4, 16, 2, 2)).toThrow(/outer strideC too small/)
+    expect(() => strided(heap, false, false, 4, 4, 4, 1, 0, 4, 16, 64, 512, 4, 16, 64, 0, 1024, 8, 4, 32, 2, 200)).toThrow(/past the end of the heap/)
     expect(() => blas.sgemm(new Float32Array(4) as unknown as ArrayBuffer, false, false, 1, 1, 1, 1, 0, 1, 0, 0, 1, 0, 0, 0, 1, 0, 1)).toThrow(/ArrayBuffer/)
     expect(view[900]).toBe(7) // nothing beyond the legal call's output was written
     const fused = blas as unknown as Record<string, (...args: unknown[]) => unknown>
