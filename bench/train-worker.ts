@@ -2,7 +2,7 @@
  * One pretraining throughput measurement in a fresh process: the default build-model
  * architecture on random tokens, AdamW + clipping, as the build-model stage runs it.
  * Prints one JSON line: { tokens_per_s, step_ms, peak_rss_mb, backend, fast }.
- *   npx tsx bench/train-worker.ts <wasm|cpu> <fast|plain> [steps=20] [warmup=3]
+ *   npx tsx bench/train-worker.ts <native|wasm|cpu> <fast|plain> [steps=20] [warmup=3] [blas threads=1]
  */
 import { readFileSync } from "node:fs"
 import * as tf from "@tensorflow/tfjs"
@@ -16,8 +16,8 @@ import { paramGroups } from "../src/model/pretrain.ts"
 export const BENCH_CONFIG = { ...defaultConfig, vocabSize: 1024, blockSize: 64, nLayer: 2, nHead: 4, nEmbd: 128, tieWeights: true }
 export const BENCH_BATCH = 16
 
-const [backend = "wasm", variant = "fast", stepsArg = "20", warmupArg = "3"] = process.argv.slice(2)
-await initBackend(backend as "native" | "wasm" | "cpu")
+const [backend = "wasm", variant = "fast", stepsArg = "20", warmupArg = "3", threadsArg = "1"] = process.argv.slice(2)
+await initBackend(backend as "native" | "wasm" | "cpu", Number(threadsArg))
 if (variant === "plain") setMatmulPath("tfjs")
 const model = initGPT(BENCH_CONFIG, 0)
 const vars = [...model.params.values()]
@@ -39,4 +39,4 @@ const t0 = performance.now()
 for (let i = 0; i < n; i++) step(100 + i)
 const s = (performance.now() - t0) / 1000
 const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"))?.[1]
-console.log(JSON.stringify({ tokens_per_s: (n * BENCH_BATCH * T) / s, step_ms: (s * 1000) / n, peak_rss_mb: Number(hwm ?? 0) / 1024, backend: tf.getBackend(), fast: variant === "fast" }))
+console.log(JSON.stringify({ tokens_per_s: (n * BENCH_BATCH * T) / s, step_ms: (s * 1000) / n, peak_rss_mb: Number(hwm ?? 0) / 1024, backend, threads: Number(threadsArg), fast: variant === "fast" }))

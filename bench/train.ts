@@ -1,8 +1,10 @@
 /**
  * Pretraining throughput, tfjs (this repo) vs PyTorch CPU on the same architecture, batch,
  * optimizer and clipping (bench/train-worker.ts, bench/train_torch.py), in one run:
- *   - 1 worker (wasm + our fixes) vs torch with 1 thread
- *   - 2 workers at once (the whole 2-core machine, summed) vs torch with 2 threads
+ *   - native (wasm + OpenBLAS + fused kernels): 1 worker vs torch with 1 thread; 2 workers at
+ *     once (the whole 2-core machine, summed) vs torch with 2 threads; one stage with 2 BLAS
+ *     threads vs torch with 2 threads
+ *   - wasm + our fixes: the same 1-worker and 2-worker rows
  *   - plain wasm (fixes off) to measure what the fixes buy
  * Each figure is the median of `REPEATS` fresh processes. Peak RSS is per process.
  *   npx tsx bench/train.ts            (torch: .venv/bin/python; skipped with a message if missing)
@@ -23,18 +25,13 @@ interface Sample {
 }
 
 const parse = (stdout: string): Sample => JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as Sample
-const ours = async (variant: "fast" | "plain", steps: number): Promise<Sample> =>
-  parse((await run("npx", ["tsx", "bench/train-worker.ts", "wasm", variant, String(steps), "3"], { cwd: root })).stdout)
+const ours = async (variant: "fast" | "plain", steps: number, backend: "wasm" | "native" = "wasm", threads = 1): Promise<Sample> =>
+  parse((await run("npx", ["tsx", "bench/train-worker.ts", backend, variant, String(steps), "3", String(threads)], { cwd: root })).stdout)
 const torch = async (threads: number): Promise<Sample> => parse((await run(python, ["bench/train_torch.py", String(threads), "40", "5"], { cwd: root })).stdout)
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN
-const repeat = async (f: () => Promise<Sample>): Promise<{ tokens_per_s: number; peak_rss_mb: number; runs: number[] }> => {
-  const samples: Sample[] = []
-  for (let i = 0; i < REPEATS; i++) samples.push(await f())
-  return { tokens_per_s: median(samples.map((s) => s.tokens_per_s)), peak_rss_mb: Math.max(...samples.map((s) => s.peak_rss_mb)), runs: samples.map((s) => Math.round(s.tokens_per_s)) }
-}
-const twoWorkers = async (): Promise<Sample> => {
-  const [a, b] = await Promise.all([ours("fast", 15), ours("fast", 15)])
+const twoWorkers = async (backend: "wasm" | "native" = "wasm", steps = 15): Promise<Sample> => {
+  const [a, b] = await Promise.all([ours("fast", steps, backend), ours("fast", steps, backend)])
   return { tokens_per_s: a.tokens_per_s + b.tokens_per_s, peak_rss_mb: Math.max(a.peak_rss_mb, b.peak_rss_mb) }
 }
 
@@ -49,20 +46,48 @@ const hasTorch = (() => {
 })()
 if (!hasTorch) console.log("torch is not installed (.venv/bin/python -c 'import torch' fails): PyTorch columns skipped. See bench/README.md.")
 
+// Rounds, not blocks: every configuration runs once per round, so a burst of load from other
+// jobs on this shared machine hits all of them alike and the ratios stay fair.
+const configs: Record<string, (() => Promise<Sample>) | null> = {
+  native_1: () => ours("fast", 40, "native"),
+  native_2_workers: () => twoWorkers("native", 40),
+  native_1_stage_2_threads: () => ours("fast", 40, "native", 2),
+  wasm_1: () => ours("fast", 15),
+  wasm_plain_1: () => ours("plain", 4),
+  wasm_2_workers: () => twoWorkers(),
+  torch_1: hasTorch ? () => torch(1) : null,
+  torch_2: hasTorch ? () => torch(2) : null,
+}
+const samples = new Map<string, Sample[]>()
+for (let round = 0; round < REPEATS; round++)
+  for (const [name, f] of Object.entries(configs)) if (f !== null) samples.set(name, [...(samples.get(name) ?? []), await f()])
+const summarize = (name: string) => {
+  const xs = samples.get(name)
+  if (xs === undefined) return null
+  return { tokens_per_s: median(xs.map((s) => s.tokens_per_s)), peak_rss_mb: Math.max(...xs.map((s) => s.peak_rss_mb)), runs: xs.map((s) => Math.round(s.tokens_per_s)) }
+}
+const must = (name: string) => summarize(name)!
 const results = {
   config: "GPT n_layer 2, n_head 4, n_embd 128, block 64, vocab 1024, tied; batch 16 (1,024 tokens/step); AdamW + clip 1.0",
-  wasm_1: await repeat(() => ours("fast", 15)),
-  wasm_plain_1: await repeat(() => ours("plain", 4)),
-  wasm_2_workers: await repeat(twoWorkers),
-  torch_1: hasTorch ? await repeat(() => torch(1)) : null,
-  torch_2: hasTorch ? await repeat(() => torch(2)) : null,
+  native_1: must("native_1"),
+  native_2_workers: must("native_2_workers"),
+  native_1_stage_2_threads: must("native_1_stage_2_threads"),
+  wasm_1: must("wasm_1"),
+  wasm_plain_1: must("wasm_plain_1"),
+  wasm_2_workers: must("wasm_2_workers"),
+  torch_1: summarize("torch_1"),
+  torch_2: summarize("torch_2"),
 }
 const ratio = (a: number, b: number | undefined) => (b === undefined ? null : Number((a / b).toFixed(3)))
 const summary = {
   ...results,
   fix_speedup: ratio(results.wasm_1.tokens_per_s, results.wasm_plain_1.tokens_per_s),
-  ours_vs_torch_1: ratio(results.wasm_1.tokens_per_s, results.torch_1?.tokens_per_s),
-  ours_vs_torch_2: ratio(results.wasm_2_workers.tokens_per_s, results.torch_2?.tokens_per_s),
+  native_vs_wasm_1: ratio(results.native_1.tokens_per_s, results.wasm_1.tokens_per_s),
+  native_vs_torch_1: ratio(results.native_1.tokens_per_s, results.torch_1?.tokens_per_s),
+  native_vs_torch_2: ratio(results.native_2_workers.tokens_per_s, results.torch_2?.tokens_per_s),
+  native_stage_2_threads_vs_torch_2: ratio(results.native_1_stage_2_threads.tokens_per_s, results.torch_2?.tokens_per_s),
+  wasm_vs_torch_1: ratio(results.wasm_1.tokens_per_s, results.torch_1?.tokens_per_s),
+  wasm_vs_torch_2: ratio(results.wasm_2_workers.tokens_per_s, results.torch_2?.tokens_per_s),
 }
 writeFileSync(join(root, "bench/train.results.json"), JSON.stringify(summary, null, 2) + "\n")
 console.log(JSON.stringify(summary, null, 2))
