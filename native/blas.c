@@ -193,16 +193,10 @@ typedef struct {
 
 /* Every region inside the heap and 4-byte aligned; no output overlapping another region. */
 static float* check_regions(napi_env env, const char* kernel, napi_value heapValue, Region* r, int n) {
-  void* data = NULL;
   size_t bytes = 0;
-  bool isBuffer = false;
   char msg[300];
-  if (napi_is_arraybuffer(env, heapValue, &isBuffer) != napi_ok || !isBuffer ||
-      napi_get_arraybuffer_info(env, heapValue, &data, &bytes) != napi_ok) {
-    snprintf(msg, sizeof msg, "peftlab_blas.%s: the heap must be an ArrayBuffer", kernel);
-    napi_throw_type_error(env, NULL, msg);
-    return NULL;
-  }
+  float* data = heap_of(env, kernel, heapValue, &bytes);
+  if (data == NULL) return NULL;
   for (int i = 0; i < n; i++) {
     if (r[i].off < 0 || r[i].len < 0 || r[i].off % 4 || r[i].off + 4 * r[i].len > (int64_t)bytes) {
       snprintf(msg, sizeof msg, "peftlab_blas.%s: %s (offset %lld B, %lld elements) lies outside the %zu-byte heap or is misaligned",
@@ -218,7 +212,7 @@ static float* check_regions(napi_env env, const char* kernel, napi_value heapVal
         napi_throw_range_error(env, NULL, msg);
         return NULL;
       }
-  return (float*)data;
+  return data;
 }
 
 /* Reads argc integer arguments after the heap (argv[1..]) into out. */
