@@ -10,8 +10,8 @@
  * The same goes for `UnsortedSegmentSum` (the embedding's gradient: a scatter-add in C), and
  * `PeftlabDense` is a product with its bias in one sgemm (C starts as the bias rows).
  *
- * The replacements are registered on tfjs's "wasm" backend (native IS wasm plus this kernel),
- * and only acts while `nativeMatmul` is on: a process can run wasm and native one after the
+ * The replacements are registered on tfjs's "wasm" backend (native IS wasm plus these kernels)
+ * and only act while `setNativeMatmul(true)` holds: a process can run wasm and native one after the
  * other (the tests do), each with its own numerics.
  */
 import * as tf from "@tensorflow/tfjs"
