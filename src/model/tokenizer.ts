@@ -9,8 +9,16 @@
  */
 import { readFileSync } from "node:fs"
 
-/** GPT-2's pre-tokenizer regex, as the `tokenizers` ByteLevel pre-tokenizer uses it. */
-export const PRETOKENIZE = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu
+/**
+ * Oniguruma's `\s` (what `tokenizers` compiles GPT-2's pattern with) is Unicode White_Space:
+ * U+0009–U+000D, U+0020, U+0085, U+00A0, U+1680, U+2000–U+200A, U+2028, U+2029, U+202F, U+205F,
+ * U+3000. JavaScript's `\s` differs: it lacks U+0085 (NEL) and adds U+FEFF (BOM). So the class is
+ * spelled out, and `\S` is its complement.
+ */
+const WS = "\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+
+/** GPT-2's pre-tokenizer regex, as the `tokenizers` ByteLevel pre-tokenizer uses it (with Oniguruma's `\s`). */
+export const PRETOKENIZE = new RegExp(`'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^${WS}\\p{L}\\p{N}]+|[${WS}]+(?![^${WS}])|[${WS}]+`, "gu")
 
 /**
  * GPT-2's byte → character map: printable bytes map to themselves, the others to U+0100…

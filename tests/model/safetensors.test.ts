@@ -69,10 +69,10 @@ describe("safetensors", () => {
     const head = Buffer.alloc(8)
     head.writeBigUInt64LE(100n)
     expect(() => decodeSafetensors(Buffer.concat([head, Buffer.from("{}")]), "g.st")).toThrow(/g\.st: .*header length 100/)
-    const json = '{"w":{"dtype":"F16","shape":[1],"data_offsets":[0,2]}}'
+    const json = '{"w":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}}'
     const h2 = Buffer.alloc(8)
     h2.writeBigUInt64LE(BigInt(json.length))
-    expect(() => decodeSafetensors(Buffer.concat([h2, Buffer.from(json), Buffer.alloc(2)]), "h.st")).toThrow(/h\.st: .*F16/)
+    expect(() => decodeSafetensors(Buffer.concat([h2, Buffer.from(json), Buffer.alloc(2)]), "h.st")).toThrow(/h\.st: .*U8; peftlab reads F32, F16, BF16/)
     expect(() => encodeSafetensors([{ name: "x", dtype: "F32", shape: [3], data: new Float32Array(2) }])).toThrow(/shape/)
   })
 
