@@ -36,6 +36,6 @@ export default defineStage<AttachParams>({
   description: "Initialize a PEFT adapter (LoRA, LoRA-FA, VeRA, Delta-LoRA, LoRA+) for a base model",
   module: import.meta.url,
   params: AttachParams,
-  inputs: { model: { description: "the base model", kinds: ["build-model"] } },
+  inputs: { model: { description: "the base model", kinds: ["build-model", "load-model"] } },
   run: (ctx) => Effect.flatMap(Effect.promise(() => import("../src/adapters/jobs/attach.ts")), (job) => job.attach(ctx)),
 })

@@ -21,7 +21,7 @@ export default defineStage<EvalParams>({
   module: import.meta.url,
   params: EvalParams,
   inputs: {
-    model: { description: "the base model", kinds: ["build-model"] },
+    model: { description: "the base model", kinds: ["build-model", "load-model"] },
     adapter: { description: "the trained adapter", kinds: ["train"] },
   },
   run: (ctx) => Effect.flatMap(Effect.promise(() => import("../src/adapters/jobs/eval.ts")), (job) => job.evalStage(ctx)),

@@ -6,9 +6,10 @@
 import type { AnyStageDefinition } from "../src/engine/stage.ts"
 import attachAdapter from "./attach-adapter.ts"
 import buildModel from "./build-model.ts"
+import loadModel from "./load-model.ts"
 import evalStage from "./eval.ts"
 import merge from "./merge.ts"
 import tokenize from "./tokenize.ts"
 import train from "./train.ts"
 
-export const stages: ReadonlyArray<AnyStageDefinition> = [tokenize, buildModel, attachAdapter, train, evalStage, merge]
+export const stages: ReadonlyArray<AnyStageDefinition> = [tokenize, buildModel, loadModel, attachAdapter, train, evalStage, merge]

@@ -21,7 +21,7 @@ export default defineStage<MergeParams>({
   module: import.meta.url,
   params: MergeParams,
   inputs: {
-    model: { description: "the base model", kinds: ["build-model"] },
+    model: { description: "the base model", kinds: ["build-model", "load-model"] },
     adapter: { description: "the trained adapter", kinds: ["train"] },
   },
   run: (ctx) => Effect.flatMap(Effect.promise(() => import("../src/adapters/jobs/merge.ts")), (job) => job.merge(ctx)),

@@ -44,7 +44,7 @@ export default defineStage<TrainParams>({
   module: import.meta.url,
   params: TrainParams,
   inputs: {
-    model: { description: "the base model", kinds: ["build-model"] },
+    model: { description: "the base model", kinds: ["build-model", "load-model"] },
     adapter: { description: "the initialized adapter", kinds: ["attach-adapter"] },
   },
   files: (p) => (p.data === "spam-assassin" ? [] : [p.data]),

@@ -14,6 +14,7 @@ export const USAGE = `usage:
   peftlab why <pipeline.yaml> <stage-id> [--backend B] [--runs-dir DIR]
   peftlab compare [<pipeline.yaml>] [--baseline lora] [--format table|md|csv|json|latex] [--runs-dir DIR]
   peftlab plot [<pipeline.yaml>] --out curves.svg|.png [--runs-dir DIR]
+  peftlab export <pipeline.yaml> <stage-id> <out-dir> [--backend B] [--runs-dir DIR]
   peftlab runs [--json] [--runs-dir DIR]
   peftlab gc [--runs-dir DIR]
 exit codes: 0 done, 1 a stage failed, 2 invalid input, 130 interrupted. PEFTLAB_RUNS_DIR overrides runs/.`
@@ -29,6 +30,7 @@ export type Command =
   | (Common & { readonly type: "run"; readonly pipeline: string; readonly jobs: number; readonly output: Output; readonly keepGoing: boolean; readonly force: ReadonlyArray<string> })
   | (Common & { readonly type: "status"; readonly pipeline: string; readonly json: boolean })
   | (Common & { readonly type: "why"; readonly pipeline: string; readonly id: string })
+  | (Common & { readonly type: "export"; readonly pipeline: string; readonly id: string; readonly out: string })
   | (Common & { readonly type: "compare"; readonly pipeline?: string; readonly baseline: string; readonly format: "table" | "md" | "csv" | "json" | "latex" })
   | (Common & { readonly type: "plot"; readonly pipeline?: string; readonly out: string })
   | (Common & { readonly type: "runs"; readonly json: boolean })
@@ -84,6 +86,9 @@ const parse = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Command => 
     case "why":
       need(2, "<pipeline.yaml> <stage-id>")
       return { ...common, type: "why", pipeline: rest[0]!, id: rest[1]! }
+    case "export":
+      need(3, "<pipeline.yaml> <stage-id> <out-dir>")
+      return { ...common, type: "export", pipeline: rest[0]!, id: rest[1]!, out: rest[2]! }
     case "compare":
       if (rest.length > 1) throw new UsageError({ message: "compare: expected at most one pipeline" })
       return { ...common, type: "compare", ...(rest[0] ? { pipeline: rest[0] } : {}), baseline: v.baseline ?? "lora", format: oneOf("format", v.format ?? "table", FORMATS) }

@@ -3,6 +3,7 @@
  * Returns the exit code; interruption (Ctrl-C) is mapped to 130 by run-main.ts.
  */
 import { existsSync, readFileSync } from "node:fs"
+import * as path from "node:path"
 import picomatch from "picomatch"
 import { Effect } from "effect"
 import { BackendUnavailable, resolveBackend } from "../engine/backend.ts"
@@ -12,6 +13,7 @@ import { kindsOf } from "../engine/registry.ts"
 import type { Registry } from "../engine/registry.ts"
 import { makePlan, runPipeline } from "../engine/run-pipeline.ts"
 import { compilePipeline } from "../pipeline/compile.ts"
+import type { PlannedInstance } from "../pipeline/plan.ts"
 import { PipelineInvalid } from "../pipeline/problems.ts"
 import { parseYaml } from "../pipeline/yaml-source.ts"
 import { openDb } from "../store/db.ts"
@@ -70,7 +72,7 @@ const makeSink = async (output: Output, io: Io, comparison: () => Promise<string
   return { onEvent: dashboard.onEvent, close: async () => ((table = await comparison()), dashboard.close()) }
 }
 
-type Inspect = Extract<Command, { type: "status" | "why" }>
+type Inspect = Extract<Command, { type: "status" | "why" | "export" }>
 
 /** status / why: plan against the store read-only; creates nothing. */
 const inspect = (cmd: Inspect, registry: Registry, io: Io) =>
@@ -83,10 +85,31 @@ const inspect = (cmd: Inspect, registry: Registry, io: Io) =>
       const plan = makePlan(store, { pipeline, projectDir: projectRoot(), backend, force: () => false })
       if (cmd.type === "status") return yield* line(io.stdout, cmd.json ? statusJson(plan) : formatStatus(plan)).pipe(Effect.as(0))
       const target = plan.find((p) => p.instance.id === cmd.id)
-      if (target === undefined) return yield* line(io.stderr, `why: no stage instance "${cmd.id}" in ${cmd.pipeline}`).pipe(Effect.as(2))
+      if (target === undefined) return yield* line(io.stderr, `${cmd.type}: no stage instance "${cmd.id}" in ${cmd.pipeline}`).pipe(Effect.as(2))
+      if (cmd.type === "export") return yield* exportCommand(cmd, plan, target, io)
       return yield* line(io.stdout, formatWhy(target, store?.lastGoodFields(cmd.id))).pipe(Effect.as(0))
     } finally {
       db?.close()
+    }
+  })
+
+/** export: the committed artifact of a stage (and, for an adapter, of its base) → Hugging Face folders. */
+const exportCommand = (cmd: Extract<Command, { type: "export" }>, plan: ReadonlyArray<PlannedInstance>, target: PlannedInstance, io: Io) =>
+  Effect.promise(async () => {
+    const dirOf = (p: PlannedInstance | undefined) => (p?.cached === undefined ? undefined : path.join(cmd.runsDir, p.cached.artifactPath))
+    const dir = dirOf(target)
+    if (dir === undefined) return io.stderr.write(`export: ${cmd.id} has no committed result for the pipeline as it is now (${target.reason ?? "not run"}); run the pipeline first\n`), 2
+    const modelId = target.instance.inputs.model
+    const model = modelId === undefined ? undefined : plan.find((p) => p.instance.id === modelId)
+    const { exportArtifact } = await import("../model/hf/export.ts")
+    const { HfUnsupported } = await import("../model/hf/config.ts")
+    try {
+      const r = exportArtifact({ kind: target.instance.kind, dir, modelDir: dirOf(model) }, cmd.out)
+      io.stdout.write(`exported ${cmd.id} to ${r.written.join(" and ")}: ${r.note}\n`)
+      return 0
+    } catch (e) {
+      if (e instanceof HfUnsupported) return io.stderr.write(`export ${cmd.id}: ${e.message}\nnothing was written\n`), 2
+      throw e
     }
   })
 
@@ -161,6 +184,7 @@ const dispatch = (cmd: Command, registry: Registry, io: Io): Effect.Effect<numbe
       return run(cmd, registry, io)
     case "status":
     case "why":
+    case "export":
       return inspect(cmd, registry, io)
     case "compare":
     case "plot":

@@ -14,7 +14,7 @@
  * `peftlab why` can say which field changed.
  */
 import { createHash } from "node:crypto"
-import { existsSync, readFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
 import * as path from "node:path"
 import { Data } from "effect"
 import type { Instance } from "../pipeline/expand.ts"
@@ -55,7 +55,12 @@ export interface FingerprintContext {
   readonly fingerprintOf: (id: string) => string
 }
 
-const sha256File = (file: string): string => createHash("sha256").update(readFileSync(file)).digest("hex")
+/** A file's sha256; a folder's is the sha256 of its files' relative paths and digests, sorted (load-model's checkpoint). */
+const sha256File = (file: string): string => {
+  if (!statSync(file).isDirectory()) return createHash("sha256").update(readFileSync(file)).digest("hex")
+  const entries = (readdirSync(file, { recursive: true }) as string[]).filter((f) => statSync(path.join(file, f)).isFile()).sort()
+  return createHash("sha256").update(canonicalJson(entries.map((f) => [f.split(path.sep).join("/"), sha256File(path.join(file, f))])) ?? "").digest("hex")
+}
 
 export const fingerprintFields = (instance: Instance, ctx: FingerprintContext): ReadonlyArray<Field> => {
   const { def } = instance

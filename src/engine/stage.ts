@@ -108,6 +108,11 @@ export interface StageDefinition<P> {
    * They are read-only inputs, hashed by content into the fingerprint.
    */
   readonly files?: (params: P) => ReadonlyArray<string>
+  /**
+   * Plan-time checks of what the params point at (without tfjs), e.g. load-model's folder:
+   * each problem names the param key and what is wrong; any problem is exit 2, nothing runs.
+   */
+  readonly check?: (params: P, pipelineDir: string) => ReadonlyArray<{ readonly param: string; readonly message: string }>
   readonly run: (ctx: StageContext<P>) => Effect.Effect<StageOutput, StageError>
 }
 

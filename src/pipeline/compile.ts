@@ -11,7 +11,7 @@ import { expandInstances } from "./expand.ts"
 import type { Instance } from "./expand.ts"
 import { loadSpec } from "./load.ts"
 import { PipelineInvalid } from "./problems.ts"
-import type { LocatedProblem } from "./problems.ts"
+import type { LocatedProblem, Problem } from "./problems.ts"
 import type { PipelineSpec } from "./spec.ts"
 import { parseYaml } from "./yaml-source.ts"
 
@@ -29,7 +29,21 @@ export interface Pipeline {
 
 const byPosition = (a: LocatedProblem, b: LocatedProblem) => a.line - b.line || a.col - b.col
 
-/** Validate pipeline text; pure apart from nothing. */
+/** The kinds' own plan-time checks (`StageDefinition.check`), once per stage and distinct params. */
+const stageChecks = (instances: ReadonlyArray<Instance>, dir: string): Array<Problem> => {
+  const seen = new Set<string>()
+  const problems: Array<Problem> = []
+  for (const i of instances) {
+    if (i.def.check === undefined) continue
+    const key = `${i.stage}\u0000${JSON.stringify(i.params)}`
+    if (seen.has(key)) continue
+    seen.add(key)
+    for (const p of i.def.check(i.params, dir)) problems.push({ path: ["stages", i.stage, "params", p.param], message: p.message })
+  }
+  return problems
+}
+
+/** Validate pipeline text; reads only what stage kinds check at plan time (load-model's folder). */
 export const compileText = (displayPath: string, text: string, kinds: ReadonlyMap<string, AnyStageDefinition>): Pipeline | PipelineInvalid => {
   const source = parseYaml(displayPath, text)
   if (source.syntaxErrors.length > 0) return new PipelineInvalid({ problems: source.syntaxErrors })
@@ -37,12 +51,14 @@ export const compileText = (displayPath: string, text: string, kinds: ReadonlyMa
   if (loaded.spec === undefined) return new PipelineInvalid({ problems: loaded.problems.map(source.locate).sort(byPosition) })
   const analyzed = analyzeStages({ spec: loaded.spec, stageNames: loaded.stageNames, kinds })
   const expanded = expandInstances(loaded.spec, analyzed.nodes)
-  const problems = [...loaded.problems, ...analyzed.problems, ...expanded.problems]
+  const dir = path.dirname(path.resolve(displayPath))
+  const checked = expanded.problems.length > 0 ? [] : stageChecks(expanded.instances, dir)
+  const problems = [...loaded.problems, ...analyzed.problems, ...expanded.problems, ...checked]
   if (problems.length > 0) return new PipelineInvalid({ problems: problems.map(source.locate).sort(byPosition) })
   return {
     name: loaded.spec.name,
     displayPath,
-    dir: path.dirname(path.resolve(displayPath)),
+    dir,
     axes: loaded.spec.matrix,
     instances: expanded.instances,
     byId: new Map(expanded.instances.map((i) => [i.id, i])),

@@ -1,0 +1,62 @@
+/**
+ * `peftlab export`: a committed stage artifact → Hugging Face folders (tfjs-free).
+ *   build-model, load-model, merge → a transformers GPT-2 folder (AutoModelForCausalLM / AutoTokenizer).
+ *   attach-adapter, train          → a PEFT adapter folder, with the GPT-2 base it applies to in
+ *                                    `base/` (for Delta-LoRA: the base with its trained W).
+ * Export is a command rather than part of every artifact: the store keeps one layout (peftlab's),
+ * cached results of earlier runs export without rerunning, and a VeRA adapter that PEFT cannot
+ * express fails here, with the reason, instead of failing the pipeline.
+ */
+import { mkdirSync, readdirSync, existsSync, rmSync } from "node:fs"
+import { join, resolve } from "node:path"
+import { HfUnsupported } from "./config.ts"
+import { exportModelFolder, readPeftlabModel, writeHfModel } from "./folder.ts"
+import { toPeft, writePeftFolder } from "./peft.ts"
+
+export const MODEL_KINDS = ["build-model", "load-model", "merge"]
+export const ADAPTER_KINDS = ["attach-adapter", "train"]
+
+export interface ExportSource {
+  readonly kind: string
+  /** The stage's committed artifact. */
+  readonly dir: string
+  /** For adapters: the artifact of the base model the adapter was made for. */
+  readonly modelDir?: string | undefined
+}
+
+export interface ExportResult {
+  readonly written: ReadonlyArray<string>
+  readonly note: string
+}
+
+/** Writes the export into `outDir` (created; must not exist or be empty). On failure nothing is left behind. */
+export const exportArtifact = (src: ExportSource, outDir: string): ExportResult => {
+  const out = resolve(outDir)
+  if (existsSync(out) && readdirSync(out).length > 0) throw new HfUnsupported("out", `${outDir} exists and is not empty; export writes into a new or empty folder`)
+  const created = !existsSync(out)
+  mkdirSync(out, { recursive: true })
+  try {
+    if (MODEL_KINDS.includes(src.kind)) {
+      exportModelFolder(src.dir, out)
+      return { written: [out], note: "a transformers GPT-2 folder: AutoModelForCausalLM.from_pretrained / AutoTokenizer.from_pretrained" }
+    }
+    if (ADAPTER_KINDS.includes(src.kind)) {
+      if (src.modelDir === undefined) throw new Error(`${src.kind} export needs the base model's artifact`)
+      const { config, params } = readPeftlabModel(src.modelDir)
+      const peft = toPeft(config, src.dir)
+      const base = join(out, "base")
+      mkdirSync(base)
+      writeHfModel(base, config, params, join(src.modelDir, "tokenizer.json"), peft.updatedBase)
+      writePeftFolder(out, peft, base)
+      return {
+        written: [out, base],
+        note: `a PEFT ${String(peft.config.peft_type)} adapter: PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained("${base}"), "${out}")${peft.updatedBase.size > 0 ? " — base/ holds the W that Delta-LoRA trained" : ""}`,
+      }
+    }
+    throw new HfUnsupported("kind", `a ${src.kind} stage has nothing to export (exportable: ${[...MODEL_KINDS, ...ADAPTER_KINDS].join(", ")})`)
+  } catch (e) {
+    if (created) rmSync(out, { recursive: true, force: true })
+    else for (const f of readdirSync(out)) rmSync(join(out, f), { recursive: true, force: true })
+    throw e
+  }
+}

@@ -1,0 +1,30 @@
+/** The load-model stage's work (stages/load-model.ts holds its params and contract). tfjs-free. */
+import { isAbsolute, resolve } from "node:path"
+import { Effect } from "effect"
+import { StageError, type StageContext, type StageOutput } from "../../engine/stage.ts"
+import type { LoadModelParams } from "../../../stages/load-model.ts"
+import { HfUnsupported } from "../hf/config.ts"
+import { importHfFolder } from "../hf/folder.ts"
+
+export const loadModel = (ctx: StageContext<LoadModelParams>): Effect.Effect<StageOutput, StageError> =>
+  Effect.try({
+    try: () => {
+      const dir = isAbsolute(ctx.params.path) ? ctx.params.path : resolve(ctx.pipelineDir, ctx.params.path)
+      const { config, params, tokenizerVocab } = importHfFolder(dir, ctx.outDir)
+      ctx.log(`loaded ${dir}: ${config.nLayer} layers, ${config.nEmbd} wide, vocabulary ${config.vocabSize}, ${params} parameters`)
+      return {
+        summary: {
+          params,
+          n_layer: config.nLayer,
+          n_head: config.nHead,
+          n_embd: config.nEmbd,
+          block_size: config.blockSize,
+          vocab_size: config.vocabSize,
+          tokenizer_vocab: tokenizerVocab,
+          tie: config.tieWeights,
+        },
+      }
+    },
+    catch: (e) =>
+      new StageError({ reason: e instanceof HfUnsupported ? "InvalidData" : "Failed", message: e instanceof Error ? e.message : String(e), cause: e }),
+  })

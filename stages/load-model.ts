@@ -1,0 +1,34 @@
+/**
+ * load-model: a local transformers GPT-2-family folder (config.json, model.safetensors or a
+ * sharded index, tokenizer.json or vocab.json + merges.txt) as the base model, instead of
+ * pretraining. Writes the same artifact as build-model (peftlab's model.safetensors,
+ * config.json, tokenizer.json), so attach-adapter, train, eval, merge and export work unchanged.
+ * The folder's content digest is part of the fingerprint; an architecture or config field that
+ * peftlab cannot reproduce is a plan-time error (exit 2) naming it and what is supported.
+ */
+import { isAbsolute, resolve } from "node:path"
+import { Effect, Schema } from "effect"
+import { defineStage } from "../src/engine/stage.ts"
+import { checkHfFolderProblems } from "../src/model/hf/check.ts"
+
+export const LoadModelParams = Schema.Struct({
+  /** The folder, relative to the pipeline file or absolute. */
+  path: Schema.String.check(Schema.isMinLength(1)),
+})
+export type LoadModelParams = typeof LoadModelParams.Type
+
+export default defineStage<LoadModelParams>({
+  kind: "load-model",
+  version: 1,
+  description: "Load a local transformers GPT-2-family checkpoint folder as the base model",
+  module: import.meta.url,
+  params: LoadModelParams,
+  inputs: {},
+  files: (p) => [p.path],
+  check: (p, pipelineDir) => {
+    // tfjs-free (safetensors headers are not even read): fine for `peftlab status`.
+    const dir = isAbsolute(p.path) ? p.path : resolve(pipelineDir, p.path)
+    return checkHfFolderProblems(dir)
+  },
+  run: (ctx) => Effect.flatMap(Effect.promise(() => import("../src/model/jobs/load-model.ts")), (job) => job.loadModel(ctx)),
+})
