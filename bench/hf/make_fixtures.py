@@ -77,7 +77,7 @@ def make_model(name, tie, shard):
         vocab = tok.get_vocab()
         merges = json.loads(tok.to_str())["model"]["merges"]
         with open(os.path.join(folder, "vocab.json"), "w") as f:
-            json.dump(vocab, f, ensure_ascii=False)
+            json.dump(vocab, f, ensure_ascii=False, sort_keys=True)  # get_vocab() order is a hash map's
         with open(os.path.join(folder, "merges.txt"), "w") as f:
             f.write("#version: 0.2\n")
             for m in merges:

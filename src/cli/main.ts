@@ -104,7 +104,7 @@ const exportCommand = (cmd: Extract<Command, { type: "export" }>, plan: Readonly
     const { exportArtifact } = await import("../model/hf/export.ts")
     const { HfUnsupported } = await import("../model/hf/config.ts")
     try {
-      const r = exportArtifact({ kind: target.instance.kind, dir, modelDir: dirOf(model) }, cmd.out)
+      const r = exportArtifact({ provenance: { pipeline: cmd.pipeline, stage: cmd.id, fingerprint: target.fingerprint }, kind: target.instance.kind, dir, modelDir: dirOf(model) }, cmd.out)
       io.stdout.write(`exported ${cmd.id} to ${r.written.join(" and ")}: ${r.note}\n`)
       return 0
     } catch (e) {

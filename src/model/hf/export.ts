@@ -7,16 +7,21 @@
  * cached results of earlier runs export without rerunning, and a VeRA adapter that PEFT cannot
  * express fails here, with the reason, instead of failing the pipeline.
  */
-import { mkdirSync, readdirSync, existsSync, rmSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { HfUnsupported } from "./config.ts"
 import { exportModelFolder, readPeftlabModel, writeHfModel } from "./folder.ts"
 import { toPeft, writePeftFolder } from "./peft.ts"
 
+/** Where an export came from (a transformers or PEFT loader ignores the file). */
+export const EXPORT_RECORD = "peftlab_export.json"
+
 export const MODEL_KINDS = ["build-model", "load-model", "merge"]
 export const ADAPTER_KINDS = ["attach-adapter", "train"]
 
 export interface ExportSource {
+  /** Provenance, written to peftlab_export.json: pipeline, stage id, fingerprint. */
+  readonly provenance: Readonly<Record<string, string>>
   readonly kind: string
   /** The stage's committed artifact. */
   readonly dir: string
@@ -35,9 +40,12 @@ export const exportArtifact = (src: ExportSource, outDir: string): ExportResult 
   if (existsSync(out) && readdirSync(out).length > 0) throw new HfUnsupported("out", `${outDir} exists and is not empty; export writes into a new or empty folder`)
   const created = !existsSync(out)
   mkdirSync(out, { recursive: true })
+  const provenance = (extra: Record<string, unknown>) =>
+    writeFileSync(join(out, EXPORT_RECORD), JSON.stringify({ ...src.provenance, kind: src.kind, artifact: src.dir, ...(src.modelDir ? { model_artifact: src.modelDir } : {}), ...extra }, null, 2) + "\n")
   try {
     if (MODEL_KINDS.includes(src.kind)) {
       exportModelFolder(src.dir, out)
+      provenance({ format: "transformers GPT-2" })
       return { written: [out], note: "a transformers GPT-2 folder: AutoModelForCausalLM.from_pretrained / AutoTokenizer.from_pretrained" }
     }
     if (ADAPTER_KINDS.includes(src.kind)) {
@@ -48,12 +56,13 @@ export const exportArtifact = (src: ExportSource, outDir: string): ExportResult 
       mkdirSync(base)
       writeHfModel(base, config, params, join(src.modelDir, "tokenizer.json"), peft.updatedBase)
       writePeftFolder(out, peft, base)
+      provenance({ format: `PEFT ${String(peft.config.peft_type)}`, base: "base/" })
       return {
         written: [out, base],
         note: `a PEFT ${String(peft.config.peft_type)} adapter: PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained("${base}"), "${out}")${peft.updatedBase.size > 0 ? " — base/ holds the W that Delta-LoRA trained" : ""}`,
       }
     }
-    throw new HfUnsupported("kind", `a ${src.kind} stage has nothing to export (exportable: ${[...MODEL_KINDS, ...ADAPTER_KINDS].join(", ")})`)
+    throw new HfUnsupported("kind", `stage kind ${src.kind} has nothing to export (exportable: ${[...MODEL_KINDS, ...ADAPTER_KINDS].join(", ")})`)
   } catch (e) {
     if (created) rmSync(out, { recursive: true, force: true })
     else for (const f of readdirSync(out)) rmSync(join(out, f), { recursive: true, force: true })
