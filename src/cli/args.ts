@@ -9,7 +9,7 @@ import type { BackendRequest } from "../engine/backend.ts"
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
 
 export const USAGE = `usage:
-  peftlab run <pipeline.yaml> [--jobs N] [--plain | --json] [--keep-going] [--force <id-glob>] [--backend auto|tensorflow|wasm|cpu] [--runs-dir DIR]
+  peftlab run <pipeline.yaml> [--jobs N] [--plain | --json] [--keep-going] [--force <id-glob>] [--backend auto|tensorflow|native|wasm|cpu] [--runs-dir DIR]
   peftlab status <pipeline.yaml> [--json] [--backend B] [--runs-dir DIR]
   peftlab why <pipeline.yaml> <stage-id> [--backend B] [--runs-dir DIR]
   peftlab compare [<pipeline.yaml>] [--baseline lora] [--format table|md|csv|json|latex] [--runs-dir DIR]

@@ -10,7 +10,7 @@ describe("cli arguments", () => {
     [["frobnicate"], 'unknown command "frobnicate"'],
     [["run"], "run: expected <pipeline.yaml>"],
     [["run", "p.yaml", "--jobs", "0"], "--jobs must be a positive integer"],
-    [["run", "p.yaml", "--backend", "tpu"], '--backend must be one of auto, tensorflow, wasm, cpu, got "tpu"'],
+    [["run", "p.yaml", "--backend", "tpu"], '--backend must be one of auto, tensorflow, native, wasm, cpu, got "tpu"'],
     [["run", "p.yaml", "--plain", "--json"], "--plain and --json exclude each other"],
     [["status", "p.yaml", "--bogus"], "Unknown option '--bogus'"],
   ])("%j → exit 2: %s", async (argv, message) => {
