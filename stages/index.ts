@@ -9,7 +9,8 @@ import buildModel from "./build-model.ts"
 import loadModel from "./load-model.ts"
 import evalStage from "./eval.ts"
 import merge from "./merge.ts"
+import select from "./select.ts"
 import tokenize from "./tokenize.ts"
 import train from "./train.ts"
 
-export const stages: ReadonlyArray<AnyStageDefinition> = [tokenize, buildModel, loadModel, attachAdapter, train, evalStage, merge]
+export const stages: ReadonlyArray<AnyStageDefinition> = [tokenize, buildModel, loadModel, attachAdapter, train, evalStage, merge, select]

@@ -7,6 +7,7 @@ import { mkdirSync, rmSync } from "node:fs"
 import * as path from "node:path"
 import { Effect } from "effect"
 import type { PlannedInstance } from "../pipeline/plan.ts"
+import { resolveRefs } from "../pipeline/refs.ts"
 import { digestFolder, makeTmpDir, placeInStore, scratchDir } from "../store/artifacts.ts"
 import { tryLock, unlock } from "../store/locks.ts"
 import type { CacheHit, Store } from "../store/store.ts"
@@ -42,6 +43,7 @@ export const artifactOf = (p: PlannedInstance, hit: { readonly artifactPath: str
   kind: p.instance.kind,
   dir: path.join(runsDir, hit.artifactPath),
   fingerprint: p.fingerprint,
+  factors: p.instance.factors,
   summary: hit.summary,
 })
 
@@ -88,7 +90,9 @@ export const executeInstance = (ctx: ExecuteContext, p: PlannedInstance, slot: n
     mkdirSync(scratch, { recursive: true })
     ctx.emit({ type: "stage-started", at: run.started, id: instance.id, worker: slot })
     const inputs = Object.fromEntries(Object.entries(instance.inputs).map(([name, id]) => [name, ctx.results.get(id)!]))
-    const job = { id: instance.id, kind: instance.kind, rawParams: instance.rawParams, factors: instance.factors, inputs, outDir: run.tmp, scratchDir: scratch, projectDir: ctx.projectDir, pipelineDir: ctx.pipelineDir, backend: ctx.backend, threads: ctx.threadsFor(instance.id) }
+    const collected = Object.fromEntries(Object.entries(instance.collected).map(([name, ids]) => [name, ids.map((id) => ctx.results.get(id)!)]))
+    const rawParams = resolveRefs(instance.rawParams, instance.refs, (id) => ctx.results.get(id)?.summary)
+    const job = { id: instance.id, kind: instance.kind, rawParams, factors: instance.factors, inputs, collected, outDir: run.tmp, scratchDir: scratch, projectDir: ctx.projectDir, pipelineDir: ctx.pipelineDir, backend: ctx.backend, threads: ctx.threadsFor(instance.id) }
     const end = (status: "failed" | "interrupted", error: WireError) => {
       rmSync(run.tmp, { recursive: true, force: true })
       ctx.store.endExecution({ executionId, fingerprint: p.fingerprint, status, error, metrics: run.metrics, durationMs: Date.now() - run.started })

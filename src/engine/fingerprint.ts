@@ -5,7 +5,9 @@
  *   version               the kind's `version` (bump to invalidate on purpose)
  *   code:<file>           sha256 of the stage file and of each local module it imports (code-digest.ts)
  *   params.<key>          each decoded param (defaults applied, axes interpolated), canonical JSON
- *   input.<name>          the fingerprint of the producer instance bound to that input
+ *   input.<name>          the fingerprint of the producer instance bound to that input; for a
+ *                         fan-in input, [[factors, fingerprint], …] of every collected instance in matrix order
+ *   ref.<param>           the fingerprint of the choosing instance a param's value comes from (`{ from: pick }`)
  *   file:<path>           sha256 of each user file the params name (path as written, relative to the pipeline)
  *   backend               the resolved compute backend's identity (native: with its OpenBLAS core)
  *   dep:<package>         versions of the packages that change numbers (tfjs) and of peftlab itself
@@ -53,6 +55,8 @@ export interface FingerprintContext {
   readonly codeOf: (moduleUrl: string) => ReadonlyArray<readonly [string, string]>
   /** Fingerprints of already-planned instances (producers come first in plan order). */
   readonly fingerprintOf: (id: string) => string
+  /** Factors of a planned instance (a fan-in input records each collected instance's). */
+  readonly factorsOf: (id: string) => Readonly<Record<string, unknown>>
 }
 
 /** A file's sha256; a folder's is the sha256 of its files' relative paths and digests, sorted (load-model's checkpoint). */
@@ -70,7 +74,14 @@ export const fingerprintFields = (instance: Instance, ctx: FingerprintContext): 
   if (typeof params === "object" && params !== null)
     for (const key of Object.keys(params).sort()) fields.push([`params.${key}`, JSON.parse(canonicalJson((params as Record<string, unknown>)[key]) ?? "null")])
   else fields.push(["params", params ?? null])
-  for (const name of Object.keys(instance.inputs).sort()) fields.push([`input.${name}`, ctx.fingerprintOf(instance.inputs[name]!)])
+  const single = instance.inputs
+  const many = instance.collected
+  for (const name of [...Object.keys(single), ...Object.keys(many)].sort()) {
+    const ids = many[name]
+    if (ids === undefined) fields.push([`input.${name}`, ctx.fingerprintOf(single[name]!)])
+    else fields.push([`input.${name}`, ids.map((id) => [JSON.parse(canonicalJson(ctx.factorsOf(id)) ?? "{}"), ctx.fingerprintOf(id)])])
+  }
+  for (const param of Object.keys(instance.refs).sort()) fields.push([`ref.${param}`, ctx.fingerprintOf(instance.refs[param]!.producer)])
   for (const file of def.files?.(params) ?? []) {
     const abs = path.resolve(ctx.pipelineDir, file)
     if (!existsSync(abs)) throw new InputFileMissing({ instance: instance.id, file })
@@ -99,6 +110,7 @@ export const diffFields = (before: ReadonlyArray<Field>, after: ReadonlyArray<Fi
     else if (prev !== now.get(k)) {
       if (code !== undefined) lines.push(`code: ${code} changed`)
       else if (k.startsWith("input.")) lines.push(`${k}: upstream changed`)
+      else if (k.startsWith("ref.")) lines.push(`${k}: the stage choosing it changed`)
       else if (k.startsWith("file:")) lines.push(`${k.slice(5)}: content changed`)
       else lines.push(`${k}: ${show(JSON.parse(prev))} → ${show(v)}`)
     }

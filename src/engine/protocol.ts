@@ -5,10 +5,11 @@ import type { FactorValue } from "./events.ts"
 export interface Job {
   readonly id: string
   readonly kind: string
-  /** Params before decoding: the worker decodes them with the kind's schema. */
+  /** Params before decoding (values chosen upstream already in place): the worker decodes them with the kind's schema. */
   readonly rawParams: unknown
   readonly factors: Readonly<Record<string, FactorValue>>
   readonly inputs: Readonly<Record<string, InputArtifact>>
+  readonly collected: Readonly<Record<string, ReadonlyArray<InputArtifact>>>
   readonly outDir: string
   readonly scratchDir: string
   readonly projectDir: string

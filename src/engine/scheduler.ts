@@ -5,6 +5,7 @@
  * failed instance are skipped.
  */
 import { Effect, Fiber, Queue } from "effect"
+import { dependenciesOf } from "../pipeline/expand.ts"
 import type { PlannedInstance } from "../pipeline/plan.ts"
 import type { StageStatus } from "./events.ts"
 import { artifactOf, executeInstance } from "./execute.ts"
@@ -45,7 +46,7 @@ export const schedule = (ctx: Omit<ExecuteContext, "results">, plan: ReadonlyArr
     const depth = new Map<string, number>()
     const priority = new Map<string, number>()
     for (const [index, p] of plan.entries()) {
-      const d = Math.max(-1, ...Object.values(p.instance.inputs).map((i) => depth.get(i) ?? 0)) + 1
+      const d = Math.max(-1, ...dependenciesOf(p.instance).map((i) => depth.get(i) ?? 0)) + 1
       depth.set(p.instance.id, d)
       priority.set(p.instance.id, p.cached !== undefined ? Number.MAX_SAFE_INTEGER : d + 1 - (index + 1) / (plan.length + 1))
     }
@@ -55,7 +56,7 @@ export const schedule = (ctx: Omit<ExecuteContext, "results">, plan: ReadonlyArr
       return ready.splice(best, 1)[0]!
     }
     for (const p of plan) {
-      const deps = [...new Set(Object.values(p.instance.inputs))]
+      const deps = dependenciesOf(p.instance)
       missing.set(p.instance.id, deps.length)
       for (const d of deps) dependents.set(d, [...(dependents.get(d) ?? []), p.instance.id])
       if (deps.length === 0) ready.push(p.instance.id)

@@ -33,6 +33,8 @@ export interface InputArtifact {
   /** Absolute path of the committed, read-only artifact folder. */
   readonly dir: string
   readonly fingerprint: string
+  /** The producer's matrix factors (e.g. { method: "vera", lr: 0.01 }). */
+  readonly factors: Readonly<Record<string, FactorValue>>
   /** The producer's summary (what its `run` returned). */
   readonly summary: Readonly<Record<string, number | string | boolean>>
 }
@@ -44,6 +46,8 @@ export interface StageContext<P> {
   readonly params: P
   readonly factors: Readonly<Record<string, FactorValue>>
   readonly inputs: Readonly<Record<string, InputArtifact>>
+  /** Fan-in inputs (declared `many`): every collected producer instance, in matrix order. */
+  readonly collected: Readonly<Record<string, ReadonlyArray<InputArtifact>>>
   /** Empty temporary folder; everything written here becomes the committed artifact. */
   readonly outDir: string
   /** Persistent per-fingerprint folder for checkpoints; kept across crashes, removed on commit. */
@@ -89,6 +93,11 @@ export interface StageInputSpec {
   /** Kinds this input accepts (checked by the analyzer), e.g. ["build-model"]. */
   readonly kinds: ReadonlyArray<string>
   readonly optional?: boolean
+  /**
+   * Fan-in: the input collects every instance of its producer over the axes named in the YAML's
+   * `over` (`needs: { runs: { stage: eval, over: [lr] } }`); the stage reads `ctx.collected[name]`.
+   */
+  readonly many?: boolean
 }
 
 export interface StageDefinition<P> {
@@ -113,6 +122,12 @@ export interface StageDefinition<P> {
    * each problem names the param key and what is wrong; any problem is exit 2, nothing runs.
    */
   readonly check?: (params: P, pipelineDir: string) => ReadonlyArray<{ readonly param: string; readonly message: string }>
+  /**
+   * The kind chooses factor values among the instances its `many` inputs collect (select):
+   * other stages may then take a param from it (`lr: { from: pick }`). Its summary must hold the
+   * chosen value of each axis under `chosen.<axis>`.
+   */
+  readonly chooses?: boolean
   readonly run: (ctx: StageContext<P>) => Effect.Effect<StageOutput, StageError>
 }
 

@@ -26,6 +26,7 @@ const context = (job: Job, def: AnyStageDefinition, signal: AbortSignal): StageC
   params: Schema.decodeUnknownSync(def.params as Schema.Decoder<unknown> & Schema.Top)(job.rawParams),
   factors: job.factors,
   inputs: job.inputs,
+  collected: job.collected,
   outDir: job.outDir,
   scratchDir: job.scratchDir,
   projectDir: job.projectDir,

@@ -16,7 +16,13 @@ export interface Loaded {
 }
 
 const stageKnownKeys = (path: ReadonlyArray<PropertyKey>): ReadonlyArray<string> =>
-  path.length === 0 ? KNOWN_KEYS.stage : path[0] === "overrides" && path.length === 2 ? KNOWN_KEYS.override : []
+  path.length === 0
+    ? KNOWN_KEYS.stage
+    : path[0] === "overrides" && path.length === 2
+      ? KNOWN_KEYS.override
+      : path[0] === "needs" && path.length === 2
+        ? KNOWN_KEYS.need
+        : []
 
 const checkName = (what: string, name: string, path: Problem["path"]): ReadonlyArray<Problem> =>
   NAME_PATTERN.test(name) ? [] : [{ path, atKey: true, message: `${what} name "${name}" must match ${NAME_PATTERN.source}` }]

@@ -20,7 +20,7 @@ export interface PlannedInstance {
 }
 
 export interface PlanOptions {
-  readonly context: Omit<FingerprintContext, "fingerprintOf" | "codeOf">
+  readonly context: Omit<FingerprintContext, "fingerprintOf" | "codeOf" | "factorsOf">
   readonly lookup: (fingerprints: ReadonlyArray<string>) => ReadonlyMap<string, CacheHit>
   readonly lastGoodFields: (instanceId: string) => ReadonlyArray<Field> | undefined
   readonly force: (instanceId: string) => boolean
@@ -39,7 +39,7 @@ export const planPipeline = (pipeline: Pipeline, options: PlanOptions): Readonly
   const fingerprints = new Map<string, string>()
   const code = new Map<string, ReturnType<typeof codeDigest>>()
   const codeOf = (url: string) => code.get(url) ?? code.set(url, codeDigest(url, options.context.projectDir)).get(url)!
-  const context: FingerprintContext = { ...options.context, codeOf, fingerprintOf: (id) => fingerprints.get(id) ?? "" }
+  const context: FingerprintContext = { ...options.context, codeOf, fingerprintOf: (id) => fingerprints.get(id) ?? "", factorsOf: (id) => pipeline.byId.get(id)?.factors ?? {} }
   const fingerprinted = pipeline.instances.map((instance) => {
     const fields = fingerprintFields(instance, context)
     const fingerprint = fingerprintOf(fields)

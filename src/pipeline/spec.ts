@@ -33,6 +33,15 @@
  * - `needs`: a consumer instance gets the producer instance whose values on the producer's axes
  *   equal its own. A producer varying over an axis the consumer does not is an error
  *   ("ambiguous needs"): the consumer would not know which instance to take.
+ * - Fan-in: an input its kind declares `many` collects every producer instance over the axes
+ *   named in `over` (exactly the producer's axes the consumer does not vary over), e.g.
+ *   `needs: { runs: { stage: tune-eval, over: [lr] } }`. The consumer gets the list in matrix
+ *   order, each item with its factors (`ctx.collected.runs`).
+ * - A param may take a value chosen by a `select` stage at run time: `lr: { from: pick }`
+ *   (the factor of the same name; `{ from: pick, factor: lr }` names it). The select stage's axes
+ *   must be among the consumer's, the factor one the select chooses over; every value that axis
+ *   can take is decoded by the consumer's schema at plan time. The fingerprint holds the
+ *   reference and the select instance's fingerprint (`ref.lr`), so a new choice reruns it.
  * - Params are decoded by the kind's schema (defaults applied) after overrides and interpolation.
  * - Paths named in params are read-only inputs, relative to the pipeline file.
  * - Unknown keys are errors. Every problem is reported at once with file:line:column.
@@ -51,11 +60,18 @@ export const OverrideSpec = Schema.Struct({
   params: Params,
 })
 
+/** `stage` (one instance) or `{ stage, over: [axes] }` (fan-in: every instance over those axes). */
+export const NeedSpec = Schema.Union([
+  Schema.String,
+  Schema.Struct({ stage: Schema.String, over: Schema.optionalKey(Schema.Array(Schema.String)) }),
+])
+export type NeedSpec = typeof NeedSpec.Type
+
 export const StageSpec = Schema.Struct({
   kind: Schema.String,
   description: Schema.optionalKey(Schema.String),
   foreach: Schema.optionalKey(Schema.Array(Schema.String)),
-  needs: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
+  needs: Schema.optionalKey(Schema.Record(Schema.String, NeedSpec)),
   params: Schema.optionalKey(Params),
   overrides: Schema.optionalKey(Schema.Array(OverrideSpec)),
 })
@@ -81,4 +97,8 @@ export const KNOWN_KEYS = {
   top: ["name", "description", "matrix", "stages"],
   stage: ["kind", "description", "foreach", "needs", "params", "overrides"],
   override: ["when", "params"],
+  need: ["stage", "over"],
 } as const
+
+export const needStage = (need: NeedSpec): string => (typeof need === "string" ? need : need.stage)
+export const needOver = (need: NeedSpec): ReadonlyArray<string> | undefined => (typeof need === "string" ? undefined : need.over)

@@ -13,6 +13,7 @@ export interface Recorded {
 export interface RunOptions {
   readonly params: Record<string, unknown>
   readonly inputs?: Record<string, InputArtifact>
+  readonly collected?: Record<string, ReadonlyArray<InputArtifact>>
   readonly backend?: BackendName
   readonly outDir?: string
   readonly scratchDir?: string
@@ -32,6 +33,7 @@ export const runStage = async (stage: AnyStageDefinition, o: RunOptions): Promis
     params,
     factors: {},
     inputs: o.inputs ?? {},
+    collected: o.collected ?? {},
     outDir,
     scratchDir,
     projectDir: resolve(import.meta.dirname, "../.."),
@@ -50,4 +52,4 @@ export const runStage = async (stage: AnyStageDefinition, o: RunOptions): Promis
   return { output, outDir, rec }
 }
 
-export const artifact = (kind: string, dir: string, summary: StageOutput["summary"] = {}): InputArtifact => ({ id: kind, kind, dir, fingerprint: "test", summary })
+export const artifact = (kind: string, dir: string, summary: StageOutput["summary"] = {}): InputArtifact => ({ id: kind, kind, dir, fingerprint: "test", factors: {}, summary })

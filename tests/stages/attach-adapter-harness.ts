@@ -21,7 +21,7 @@ export interface StageRun {
 
 export const tempRoot = (): string => mkdtempSync(join(tmpdir(), "peftlab-stage-"))
 
-export const artifact = (kind: string, dir: string, summary: StageOutput["summary"] = {}): InputArtifact => ({ id: kind, kind, dir, fingerprint: kind, summary })
+export const artifact = (kind: string, dir: string, summary: StageOutput["summary"] = {}): InputArtifact => ({ id: kind, kind, dir, fingerprint: kind, factors: {}, summary })
 
 /** Decodes `params` with the stage's schema and runs it; `onMetric` may abort the run. */
 export const runStage = async (
@@ -47,6 +47,7 @@ export const runStage = async (
     params: Schema.decodeUnknownSync(def.params as Schema.Decoder<unknown> & Schema.Top)(o.params),
     factors: {},
     inputs: o.inputs,
+    collected: {},
     outDir,
     scratchDir,
     projectDir: process.cwd(),

@@ -95,7 +95,7 @@ describe("load-model at plan time", () => {
       if (r instanceof PipelineInvalid) throw new Error(r.message)
       const base = r.instances.find((i) => i.id === "base")
       if (base === undefined) throw new Error("no base")
-      return fingerprintOf(fingerprintFields(base, { projectDir: root, pipelineDir: root, backend: "cpu", deps: [], codeOf: () => [], fingerprintOf: () => "" }))
+      return fingerprintOf(fingerprintFields(base, { projectDir: root, pipelineDir: root, backend: "cpu", deps: [], codeOf: () => [], fingerprintOf: () => "", factorsOf: () => ({}) }))
     }
     const before = fp()
     expect(fp()).toBe(before)

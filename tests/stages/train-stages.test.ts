@@ -68,7 +68,7 @@ describe.each(["lora", "lora-fa", "vera", "delta-lora", "lora-plus"])("%s", (met
     expect(e.output.summary.perplexity).toBeCloseTo(Math.exp(Number(e.output.summary.eval_loss)), 9)
     const confusion = Object.entries(e.output.summary).filter(([k]) => k.startsWith("confusion_"))
     expect(confusion.map(([k]) => k).sort()).toEqual(["confusion_ham_as_ham", "confusion_ham_as_spam", "confusion_spam_as_ham", "confusion_spam_as_spam"])
-    expect(confusion.reduce((n, [, v]) => n + Number(v), 0)).toBe(e.output.summary.test_examples)
+    expect(confusion.reduce((n, [, v]) => n + Number(v), 0)).toBe(e.output.summary.examples)
     const m = await runStage(mergeStage, { root, name: `${method}.merge`, params: {}, inputs: { model, adapter: trained } })
     expect(m.output.summary.merge_max_abs_diff).toBeLessThanOrEqual(Number(m.output.summary.merge_tolerance))
     expect(readFileSync(join(m.outDir, "model.safetensors")).length).toBeGreaterThan(0)

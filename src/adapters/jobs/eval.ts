@@ -18,12 +18,13 @@ export const evalStage = (ctx: StageContext<EvalParams>): Effect.Effect<StageOut
     let adapter: Adapter | undefined
     try {
       const task = await loadTaskData(ctx, spec)
-      const test = p.max_examples > 0 ? task.test.slice(0, p.max_examples) : task.test
+      const held = p.split === "validation" ? task.validation : task.test
+      const test = p.max_examples > 0 ? held.slice(0, p.max_examples) : held
       const data = { examples: test, labels: task.labels }
       const opts = { blockSize: model.config.blockSize, batchSize: p.batch_size }
       // Zero-shot first: loading a Delta-LoRA adapter writes its trained W into `model`.
       // Every cell of an ablation shares it, so a worker computes it once (same inputs → same numbers).
-      const zeroShotKey = JSON.stringify([ctx.inputs.model?.fingerprint, task.digest, test.length, opts])
+      const zeroShotKey = JSON.stringify([ctx.inputs.model?.fingerprint, task.digest, p.split, test.length, opts])
       const base = zeroShot.get(zeroShotKey) ?? evaluate(model, undefined, tokenizer, data, opts)
       zeroShot.set(zeroShotKey, base)
       ctx.progress({ step: 1, total: 2, message: `zero-shot accuracy ${base.accuracy.toFixed(3)}` })
@@ -34,6 +35,7 @@ export const evalStage = (ctx: StageContext<EvalParams>): Effect.Effect<StageOut
       return {
         summary: {
           method: adapter.method.name,
+          split: p.split,
           accuracy: r.accuracy,
           macro_f1: r.macroF1,
           eval_loss: r.evalLoss,
@@ -43,7 +45,7 @@ export const evalStage = (ctx: StageContext<EvalParams>): Effect.Effect<StageOut
           base_eval_loss: base.evalLoss,
           majority_accuracy: majority.accuracy,
           majority_label: majority.label.trim(),
-          test_examples: r.n,
+          examples: r.n,
           ...confusionMetrics(r),
         },
       }
