@@ -32,7 +32,9 @@ export const TrainParams = Schema.Struct({
   beta1: num(0.9),
   beta2: num(0.999),
   eps: num(1e-8), // PyTorch's default; tfjs Adam's is 1e-7
-  seed: int(0),
+  /** Data order and dropout masks; unset: the adapter's seed (attach-adapter's `seed`), so one
+   * seed per cell drives all of its randomness. */
+  seed: Schema.optionalKey(Schema.Int),
   checkpoint_every: int(50),
 })
 export type TrainParams = typeof TrainParams.Type

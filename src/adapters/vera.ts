@@ -5,7 +5,9 @@
  *   y = x·W + ((x·A)·diag(d))·B·diag(b),   A = A_s[:d_in, :], B = B_s[:, :d_out].
  * No α/r scaling. Init: b = 0, d = vera_d_init (0.1, PEFT's d_initial); A_s, B_s
  * He-uniform, bound √(6/fan_in) with fan_in = max_in for A_s and r for B_s, from
- * vera_projection_seed (PEFT's projection_prng_key, default 0), saved once with the adapter.
+ * vera_projection_seed, saved once with the adapter. Unset (−1), it is the adapter's seed, so a
+ * cell's seed varies the projections as it varies LoRA's A (PEFT's projection_prng_key is a
+ * fixed 0; pin it to reproduce that: then seeds vary data order and dropout only).
  * Trainable per layer d_out + r. Defaults: r = 256 (PEFT's), lr 1e-2 (the paper trains
  * VeRA's few parameters with a much larger rate than LoRA).
  */
@@ -54,8 +56,10 @@ export const vera: Method = {
   defaults: { rank: 256, alpha: 256, dropout: 0, lr: 1e-2 },
   options: {
     vera_d_init: { default: 0.1, doc: "initial value of every entry of d" },
-    vera_projection_seed: { default: 0, doc: "seed of the shared A_s, B_s" },
+    vera_projection_seed: { default: -1, doc: "seed of the shared A_s, B_s; -1: the adapter's seed" },
   },
+  normalize: (s) =>
+    s.options.vera_projection_seed === -1 ? { ...s, options: { ...s.options, vera_projection_seed: s.seed } } : s,
   counts: (targets, s) => {
     const { maxIn, maxOut } = maxDims(targets)
     return { trainable: targets.reduce((n, t) => n + t.dOut + s.rank, 0), frozenAdapter: s.rank * (maxIn + maxOut) }

@@ -13,7 +13,9 @@ import { adapterCounts, settingsSummary } from "./attach.ts"
 import { attempt, loadBase, loadTaskData, requireFile, TRAIN_META, type DataSpec } from "./common.ts"
 
 /** The optimizer and schedule as recorded with every run (METHODS.md "Optimizer notes"). */
-const optimizerRecord = (p: TrainParams, lr: number, minLr: number) => ({
+const optimizerRecord = (p: TrainParams, lr: number, minLr: number, seed: number) => ({
+  /** Data order and dropout masks (the adapter's seed unless train's `seed` is set). */
+  seed,
   optimizer: "adamw",
   weight_decay_order: "before-adam-step",
   schedule: "linear-warmup-cosine",
@@ -40,14 +42,15 @@ export const train = (ctx: StageContext<TrainParams>): Effect.Effect<StageOutput
       adapter = await loadAdapter(adapterDir, model)
       const spec: DataSpec = { data: p.data, split_seed: p.split_seed, val_fraction: p.val_fraction, test_fraction: p.test_fraction, body_chars: p.body_chars }
       const task = await loadTaskData(ctx, spec)
-      const batches = new CompletionBatches(task.train, tokenizer, model.config.blockSize, { batchSize: p.batch_size, seed: p.seed })
+      const seed = p.seed ?? adapter.settings.seed
+      const batches = new CompletionBatches(task.train, tokenizer, model.config.blockSize, { batchSize: p.batch_size, seed })
       const lr = p.lr ?? adapter.method.defaults.lr
       const minLr = p.min_lr ?? lr / 10
       ctx.log(`${adapter.method.name}: ${task.train.length} training examples, ${p.steps} steps of ${p.batch_size}, lr ${lr}`)
       const result = await trainAdapter(model, adapter, batches, {
         steps: p.steps,
         schedule: { lr, minLr, warmup: p.warmup, total: p.steps },
-        trainer: { weightDecay: p.weight_decay, gradClip: p.grad_clip, beta1: p.beta1, beta2: p.beta2, eps: p.eps, seed: p.seed },
+        trainer: { weightDecay: p.weight_decay, gradClip: p.grad_clip, beta1: p.beta1, beta2: p.beta2, eps: p.eps, seed },
         checkpointDir: ctx.scratchDir,
         checkpointEvery: p.checkpoint_every,
         signal: ctx.signal,
@@ -61,13 +64,13 @@ export const train = (ctx: StageContext<TrainParams>): Effect.Effect<StageOutput
       })
       if (result.resumedFrom !== null) ctx.log(`resumed from the checkpoint at step ${result.resumedFrom}`)
       await saveAdapter(ctx.outDir, adapter, model)
-      await writeFile(join(ctx.outDir, TRAIN_META), JSON.stringify({ ...spec, data_digest: task.digest, ...optimizerRecord(p, lr, minLr) }, null, 2) + "\n")
+      await writeFile(join(ctx.outDir, TRAIN_META), JSON.stringify({ ...spec, data_digest: task.digest, ...optimizerRecord(p, lr, minLr, seed) }, null, 2) + "\n")
       await clearCheckpoint(ctx.scratchDir)
       return {
         summary: {
           ...settingsSummary(adapter),
           ...adapterCounts(adapter, model),
-          ...optimizerRecord(p, lr, minLr),
+          ...optimizerRecord(p, lr, minLr, seed),
           train_time_s: result.trainTimeS,
           tokens_per_s: result.tokensPerSec,
           peak_rss_bytes: result.peakRssBytes,

@@ -191,7 +191,8 @@ describe("PEFT VeRA export", () => {
     const peft = toPeft(cfg, out)
     const t = new Map(peft.tensors.map((x) => [x.name, x]))
     const conf = peft.config as Record<string, unknown>
-    expect(conf).toMatchObject({ peft_type: "VERA", r: 4, save_projection: true, projection_prng_key: 0, d_initial: 0.1, fan_in_fan_out: true })
+    // projection_prng_key: the seed the shared projections were drawn from — the adapter's seed (2) unless vera_projection_seed pins it
+    expect(conf).toMatchObject({ peft_type: "VERA", r: 4, save_projection: true, projection_prng_key: 2, d_initial: 0.1, fan_in_fan_out: true })
     expect(conf).not.toHaveProperty("lora_alpha")
     const modules = conf.target_modules as string[]
     const dims = (m: string): [number, number] => (m === "attn.c_attn" ? [C, 3 * C] : m === "mlp.c_fc" ? [C, 4 * C] : m === "mlp.c_proj" ? [4 * C, C] : [C, C])
