@@ -13,7 +13,7 @@ export const TARGET_NAMES = ["q", "k", "v", "o", "mlp_up", "mlp_down"] as const
 const positive = Schema.Number.check(Schema.isGreaterThan(0))
 
 export const AttachParams = Schema.Struct({
-  method: Schema.String, // a name from src/adapters/index.ts: lora, lora-fa, vera, delta-lora, lora-plus
+  method: Schema.String, // a name from src/adapters/index.ts: lora, lora-fa, vera, delta-lora, lora-plus, full
   rank: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThan(0))),
   alpha: Schema.optionalKey(positive),
   targets: Schema.Array(Schema.Literals(TARGET_NAMES)).pipe(Schema.withDecodingDefaultKey(Effect.succeed(["q", "v"] as const))),

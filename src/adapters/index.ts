@@ -2,13 +2,14 @@
  * The registry: the only list of methods. Adding one (DoRA) = its file + one line here.
  */
 import { deltaLoRA } from "./delta-lora.ts"
+import { full } from "./full.ts"
 import { lora } from "./lora.ts"
 import { loraFA } from "./lora-fa.ts"
 import { loraPlus } from "./lora-plus.ts"
 import type { Method } from "./method.ts"
 import { vera } from "./vera.ts"
 
-export const METHODS: ReadonlyArray<Method> = [lora, loraFA, vera, deltaLoRA, loraPlus]
+export const METHODS: ReadonlyArray<Method> = [lora, loraFA, vera, deltaLoRA, loraPlus, full]
 
 export const methodNames = (): string[] => METHODS.map((m) => m.name)
 

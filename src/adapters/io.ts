@@ -81,7 +81,7 @@ const f32 = (t: tf.Tensor): { shape: number[]; data: Float32Array } =>
  * Returns the size in bytes of the weights file.
  */
 export const saveAdapter = async (dir: string, a: Adapter, model?: GPT): Promise<number> => {
-  const modified = model === undefined ? [] : (a.method.training?.modifiedBase?.(a) ?? [])
+  const modified = model === undefined ? [] : (a.method.training?.modifiedBase?.(a, model) ?? [])
   const entries = [
     ...[...a.tensors].map(([name, t]) => ({ name: storedName(name, t.variable.rank === 2), ...f32(t.variable) })),
     ...modified.map((name) => ({ name: storedName(name, true), ...f32(param(model as GPT, name)) })),

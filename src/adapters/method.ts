@@ -106,6 +106,11 @@ export interface TrainingRule {
   transformGrads?(a: Adapter, grads: Map<string, tf.Tensor>): Map<string, tf.Tensor>
   /** Runs before optimizer step `step` (0-based); the returned function runs right after it. */
   aroundStep?(a: Adapter, model: GPT, step: number): (() => void) | null
-  /** Base-model parameters the method writes to (Delta-LoRA's W): saved with the trained adapter. */
-  modifiedBase?(a: Adapter): ReadonlyArray<string>
+  /** Base-model parameters the method writes to (Delta-LoRA's W, full fine-tuning's every weight): saved with the trained adapter. */
+  modifiedBase?(a: Adapter, model: GPT): ReadonlyArray<string>
+  /**
+   * Base-model parameters trained by gradient, with AdamW state, in the one default group (full
+   * fine-tuning: all of them). Their sizes count as trainable parameters.
+   */
+  trainsBase?(a: Adapter, model: GPT): ReadonlyArray<string>
 }

@@ -117,7 +117,7 @@ const META = "checkpoint.json"
  */
 const checkpoint = async (dir: string, tr: Trainer, p: Progress): Promise<void> => {
   await mkdir(dir, { recursive: true })
-  const base = tr.adapter.method.training?.modifiedBase?.(tr.adapter) ?? []
+  const base = tr.adapter.method.training?.modifiedBase?.(tr.adapter, tr.model) ?? []
   const named: Array<[string, tf.Tensor]> = [
     ...[...tr.adapter.tensors].map(([k, t]): [string, tf.Tensor] => [`adapter/${k}`, t.variable]),
     ...[...tr.optimizer.stateTensors()].map(([k, t]): [string, tf.Tensor] => [`opt/${k}`, t]),

@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs"
 import { AdamW, type ParamGroup } from "../model/adamw.ts"
 import { clipByGlobalNorm } from "../model/clip.ts"
-import { forward, maskedCrossEntropy, type GPT } from "../model/gpt.ts"
+import { forward, maskedCrossEntropy, param, type GPT } from "../model/gpt.ts"
 import type { Adapter } from "./adapter.ts"
 
 /** A batch of B sequences of length T: inputs, next-token targets, and the loss mask (completion tokens). */
@@ -50,8 +50,11 @@ export class Trainer {
   ) {
     // The base is frozen (Delta-LoRA writes W, but never by gradient): marking it lets the
     // fast matmul cache Wᵀ, and keeps any varList-less gradient call off it.
+    // Full fine-tuning trains base parameters by gradient (`trainsBase`): those alone are unfrozen.
     model.params.forEach((v) => (v.trainable = false))
-    this.vars = adapter.trainableVars()
+    const trainedBase = (adapter.method.training?.trainsBase?.(adapter, model) ?? []).map((name) => param(model, name))
+    trainedBase.forEach((v) => (v.trainable = true))
+    this.vars = [...adapter.trainableVars(), ...trainedBase]
     const groups: ReadonlyArray<ParamGroup> = adapter.method.training?.paramGroups?.(adapter, opts.weightDecay) ?? [
       { name: "adapter", vars: this.vars, lrScale: 1, weightDecay: opts.weightDecay },
     ]

@@ -52,9 +52,10 @@ describe.each(METHODS.map((m) => [m.name, m] as const))("%s", (_name, method) =>
     expect(cfg.r).toBe(a.settings.rank)
     const { tensors } = await readSafetensors(join(dir, ADAPTER_WEIGHTS))
     const t0 = a.targets[0]!
-    if (method.name === "vera") expect(tensors.get("base_model.vera_A")?.shape).toEqual([a.settings.rank, 64])
+    if (method.name === "full") expect(cfg.modified_base).toEqual([...model.params.keys()])
+    else if (method.name === "vera") expect(tensors.get("base_model.vera_A")?.shape).toEqual([a.settings.rank, 64])
     else expect(tensors.get(`base_model.model.${t0.prefix}.lora_A.weight`)?.shape).toEqual([a.settings.rank, t0.dIn])
-    expect(cfg.modified_base.length > 0).toBe(method.name === "delta-lora")
+    expect(cfg.modified_base.length > 0).toBe(method.name === "delta-lora" || method.name === "full")
 
     const fresh = cloneModel(base)
     const loaded = await loadAdapter(dir, fresh)

@@ -41,6 +41,18 @@ export const oracleMatrix = (backend: TestBackend): void => {
     })
 
     it("2: merged logits match adapter logits; merging at init leaves W bit-identical", () => {
+      if (method.training?.trainsBase !== undefined) {
+        // Full fine-tuning: no adapter; merge = the trained weights, bit-identical.
+        const model = cloneModel(base)
+        const a = makeAdapter(method, model)
+        expect(a.targets).toEqual([])
+        model.params.forEach((v) => tf.tidy(() => v.assign(tf.add(v, tf.randomNormal(v.shape, 0, 0.1, "float32", 40)))))
+        const m = mergedModel(model, a)
+        for (const [k, v] of model.params) expect(values(m.params.get(k) as tf.Tensor), k).toEqual(values(v))
+        ;[m, model].forEach(disposeGPT)
+        a.dispose()
+        return
+      }
       const a = makeAdapter(method, base)
       const b = makeBatch(12)
       const m0 = mergedModel(base, a)
@@ -66,13 +78,17 @@ export const oracleMatrix = (backend: TestBackend): void => {
       const frozen0 = snapshot([...a.tensors].filter(([, t]) => t.role !== "trainable").map(([k, t]) => [k, t.variable]))
       const trainable0 = snapshot(a.byRole("trainable").map((t) => [t.name, t.variable]))
       const base0 = snapshot(model.params)
-      const written = new Set(method.training?.modifiedBase?.(a) ?? [])
+      const written = new Set(method.training?.modifiedBase?.(a, model) ?? [])
+      const trained = new Set(method.training?.trainsBase?.(a, model) ?? [])
       const b = makeBatch(13)
       for (let step = 0; step < 4; step++) {
+        const prev = snapshot(model.params)
         tr.step(b, 1e-2, step)
         for (const [k, v] of model.params) {
+          // Full fine-tuning moves every weight from the first step.
+          if (trained.has(k)) expect(values(v), `${k} after step ${step}`).not.toEqual(prev.get(k))
           // Delta-LoRA (K = 1 in the fixtures) writes W only after steps t > K.
-          if (written.has(k) && step > 1) expect(values(v)).not.toEqual(base0.get(k))
+          else if (written.has(k) && step > 1) expect(values(v)).not.toEqual(base0.get(k))
           else expect(values(v), `${k} after step ${step}`).toEqual(base0.get(k))
         }
       }
@@ -91,6 +107,14 @@ export const oracleMatrix = (backend: TestBackend): void => {
       const a = makeAdapter(method, model)
       const b = makeBatch(14)
       const trainable = a.byRole("trainable")
+      if (trainable.length === 0) {
+        // Full fine-tuning has no zero-initialized factor: oracle 4 does not apply; it trains every weight.
+        expect(method.training?.trainsBase?.(a, model)).toEqual([...model.params.keys()])
+        a.dispose()
+        disposeGPT(model)
+        disposeBatch(b)
+        return
+      }
       const { value, grads } = tf.variableGrads(() => {
         const y = forward(model, b.idx, a.hook())
         return tf.mean(tf.square(y)) as tf.Scalar

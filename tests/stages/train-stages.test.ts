@@ -52,11 +52,14 @@ const attachAndTrain = async (method: string, name: string, extra: Record<string
   return { model, a, t }
 }
 
-describe.each(["lora", "lora-fa", "vera", "delta-lora", "lora-plus"])("%s", (method) => {
+describe.each(["lora", "lora-fa", "vera", "delta-lora", "lora-plus", "full"])("%s", (method) => {
   it("attach → train → eval → merge record the names the compare report reads", async () => {
     const { model, a, t } = await attachAndTrain(method, method)
     expect(a.output.summary).toMatchObject({ method })
-    for (const k of ["trainable_params", "frozen_params", "adapter_bytes"]) expect(a.output.summary[k]).toBeGreaterThan(0)
+    for (const k of ["trainable_params", "frozen_params", "adapter_bytes"]) {
+      if (method === "full" && k === "frozen_params") expect(a.output.summary[k]).toBe(0) // every weight trains
+      else expect(a.output.summary[k]).toBeGreaterThan(0)
+    }
     for (const k of ["train_time_s", "tokens_per_s", "peak_rss_bytes"]) expect(t.output.summary[k]).toBeGreaterThan(0)
     expect(Number.isFinite(t.output.summary.final_loss)).toBe(true)
     expect(t.output.summary).toMatchObject({ optimizer: "adamw", adam_eps: 1e-8, weight_decay: 0.01, schedule: "linear-warmup-cosine" })

@@ -16,7 +16,9 @@ export const modelParams = (model: GPT): number => [...model.params.values()].re
 /** Counts recorded by attach-adapter and repeated by train (the compare report reads them). */
 export const adapterCounts = (a: Adapter, model: GPT) => {
   const c = a.method.counts(a.targets, a.settings)
-  return { trainable_params: c.trainable, frozen_params: modelParams(model) + c.frozenAdapter }
+  const trained = new Set(a.method.training?.trainsBase?.(a, model) ?? [])
+  const trainedBase = [...model.params].reduce((n, [name, v]) => n + (trained.has(name) ? v.size : 0), 0)
+  return { trainable_params: c.trainable + trainedBase, frozen_params: modelParams(model) - trainedBase + c.frozenAdapter }
 }
 
 export const settingsSummary = (a: Adapter): Record<string, number | string | boolean> => ({
