@@ -47,6 +47,8 @@ export interface TrainResult {
   readonly peakRssBytes: number
   readonly resumedFrom: number | null
   readonly completed: boolean
+  /** The loss of every step from 0 (carried through checkpoints), for the training curve. */
+  readonly losses: ReadonlyArray<number>
 }
 
 interface Progress {
@@ -54,6 +56,7 @@ interface Progress {
   timeS: number
   tokens: number
   recent: number[]
+  losses: number[]
 }
 
 export class Interrupted extends Error {}
@@ -65,7 +68,7 @@ export const trainAdapter = async (model: GPT, adapter: Adapter, batches: { at(s
   try {
     const restored = o.checkpointDir === undefined ? null : await restore(o.checkpointDir, trainer)
     const resumedFrom = restored?.step ?? null
-    const p: Progress = restored ?? { step: 0, timeS: 0, tokens: 0, recent: [] }
+    const p: Progress = restored ?? { step: 0, timeS: 0, tokens: 0, recent: [], losses: [] }
     let peakRss = process.memoryUsage().rss
     let done = 0
     while (p.step < o.steps) {
@@ -86,6 +89,7 @@ export const trainAdapter = async (model: GPT, adapter: Adapter, batches: { at(s
       p.timeS += dt
       p.tokens += tokens
       p.recent = [...p.recent, r.loss].slice(-LAST)
+      p.losses.push(r.loss)
       peakRss = Math.max(peakRss, process.memoryUsage().rss)
       o.onStep?.({ step: p.step, loss: r.loss, lr, gradNorm: r.gradNorm, tokensPerSec: tokens / dt })
       p.step += 1
@@ -101,6 +105,7 @@ export const trainAdapter = async (model: GPT, adapter: Adapter, batches: { at(s
       peakRssBytes: peakRss,
       resumedFrom,
       completed: p.step >= o.steps,
+      losses: p.losses,
     }
   } finally {
     trainer.dispose()
@@ -146,7 +151,7 @@ const restore = async (dir: string, tr: Trainer): Promise<Progress | null> => {
   }
   tr.optimizer.loadState(opt, meta.optimizerStep)
   opt.forEach((t) => t.dispose())
-  return { step: meta.step, timeS: meta.timeS, tokens: meta.tokens, recent: meta.recent }
+  return { step: meta.step, timeS: meta.timeS, tokens: meta.tokens, recent: meta.recent, losses: meta.losses ?? [] }
 }
 
 const missing = (name: string): never => {

@@ -3,13 +3,24 @@
  * rank …) and aggregated over seeds — mean ± 95% Student-t interval — with a paired test of
  * each method against the baseline on the seeds both have.
  *
- * A matrix cell is the factor combination of an `eval` execution (or `train` when there is
- * no eval). Each metric comes from the stage kind that reports it; a stage joins a cell when
- * its factors are a subset of the cell's (attach-adapter[method=vera] feeds every vera seed).
+ * A matrix cell is the factor combination of an `eval` execution on the test split (or `train`
+ * when there is no eval); evals on the validation split (tuning) never reach the table. Each
+ * metric comes from the stage kind that reports it; a stage joins a cell when its factors are a
+ * subset of the cell's (attach-adapter[method=vera] feeds every vera seed).
+ *
+ * Share of full fine-tuning's gain over zero-shot, per group, when the run has a `full` method:
+ * for each seed s both have, r_s = (acc_s − zero-shot_s) / (acc_full,s − zero-shot_s) — paired
+ * on the seed, which fixes full fine-tuning's data order to the method's — then the mean of r_s
+ * with a Student-t 95% interval over those seeds (a seed where full fine-tuning gained nothing
+ * is left out). 1 = as good as full fine-tuning, 0 = no better than the base model.
+ *
+ * `select` choices of the run (made on validation results) are listed with their reasons.
  */
+import { existsSync, readFileSync } from "node:fs"
+import * as path from "node:path"
 import type { Database } from "better-sqlite3"
 import type { FactorValue } from "../engine/events.ts"
-import { loadResults, pickRun, type Factors, type ResultRow } from "./results.ts"
+import { artifactPathOf, loadResults, pickRun, type Factors, type ResultRow } from "./results.ts"
 import { estimate, pairedTest, type Estimate, type PairedTest } from "./stats.ts"
 
 export { formatComparison, type ComparisonFormat } from "./format.ts"
@@ -18,6 +29,7 @@ export { formatComparison, type ComparisonFormat } from "./format.ts"
 export const COMPARED = {
   accuracy: "eval",
   macro_f1: "eval",
+  base_accuracy: "eval",
   eval_loss: "eval",
   trainable_params: "attach-adapter",
   train_time_s: "train",
@@ -31,6 +43,16 @@ export const REFERENCES = { base_accuracy: "base model (zero-shot)", majority_ac
 
 export const SEED = "seed"
 export const METHOD = "method"
+/** The method whose gain over zero-shot the others are measured against. */
+export const FULL = "full"
+
+/** A `select` instance's choice, as recorded in its artifact. */
+export interface Selection {
+  readonly id: string
+  readonly factors: Factors
+  readonly chosen: Factors
+  readonly reason: string
+}
 
 export interface GroupResult {
   readonly label: string
@@ -40,6 +62,8 @@ export interface GroupResult {
   /** This group minus its baseline partner, on shared seeds (absent for the baseline itself). */
   readonly paired: Readonly<Partial<Record<PairedMetric, PairedTest>>>
   readonly isBaseline: boolean
+  /** Share of full fine-tuning's accuracy gain over zero-shot (absent without a `full` group, and for it). */
+  readonly shareOfFull?: Estimate
 }
 
 export interface ReferenceRow {
@@ -55,6 +79,7 @@ export interface Comparison {
   readonly groupBy: ReadonlyArray<string>
   readonly groups: ReadonlyArray<GroupResult>
   readonly reference: ReadonlyArray<ReferenceRow>
+  readonly selections: ReadonlyArray<Selection>
 }
 
 interface Cell {
@@ -65,19 +90,45 @@ interface Cell {
 export const loadComparison = (db: Database, opts: { readonly pipeline?: string; readonly baseline: string }): Comparison => {
   const run = pickRun(db, opts.pipeline)
   const rows = loadResults(db, run.runId)
+  return compareRows(rows, { pipeline: run.pipeline, runId: run.runId, baseline: opts.baseline, selections: loadSelections(db, rows) })
+}
+
+/** Validation-split evals are for tuning (select); only test results are compared. */
+export const isReported = (r: ResultRow): boolean => !(r.kind === "eval" && r.params["split"] === "validation")
+
+/** The comparison of result rows (from SQLite, or from the artifacts a report stage collects). */
+export const compareRows = (
+  all: ReadonlyArray<ResultRow>,
+  meta: { readonly pipeline: string; readonly runId: number; readonly baseline: string; readonly selections: ReadonlyArray<Selection> },
+): Comparison => {
+  const rows = all.filter(isReported)
   const cells = collectCells(rows)
   const groupBy = groupingFactors(cells)
   const grouped = groupCells(cells, groupBy)
-  const groups = [...grouped.values()].map((members) => summarize(members, groupBy, opts.baseline))
+  const groups = [...grouped.values()].map((members) => summarize(members, groupBy, meta.baseline))
   return {
-    pipeline: run.pipeline,
-    runId: run.runId,
-    baseline: opts.baseline,
+    pipeline: meta.pipeline,
+    runId: meta.runId,
+    baseline: meta.baseline,
     groupBy,
-    groups: groups.map((g) => ({ ...g, paired: pairAgainst(g, grouped, groupBy, opts.baseline) })),
+    groups: groups.map((g) => {
+      const share = shareOfFull(g, grouped, groupBy)
+      return { ...g, paired: pairAgainst(g, grouped, groupBy, meta.baseline), ...(share === undefined ? {} : { shareOfFull: share }) }
+    }),
     reference: references(rows),
+    selections: meta.selections,
   }
 }
+
+/** The choices of the run's `select` executions, read from their artifacts' select.json. */
+export const loadSelections = (db: Database, rows: ReadonlyArray<ResultRow>): ReadonlyArray<Selection> =>
+  rows.filter((r) => r.kind === "select").flatMap((r) => {
+    const rel = artifactPathOf(db, r.sourceId)
+    const file = rel === undefined ? undefined : path.join(path.dirname(db.name), rel, "select.json")
+    if (file === undefined || !existsSync(file)) return []
+    const s = JSON.parse(readFileSync(file, "utf8")) as { chosen_values: Factors; reason: string }
+    return [{ id: r.instanceId, factors: r.factors, chosen: s.chosen_values, reason: s.reason }]
+  })
 
 const covers = (cell: Factors, part: Factors): boolean =>
   Object.entries(part).every(([name, value]) => cell[name] === value)
@@ -185,6 +236,26 @@ const pairAgainst = (
     if (test !== undefined) out[metric] = test
   }
   return out
+}
+
+/** Per seed paired with `full`: (acc − zero-shot) / (acc_full − zero-shot_full); mean ± t interval. */
+const shareOfFull = (
+  g: Omit<GroupResult, "paired">,
+  grouped: Map<string, ReadonlyArray<Cell>>,
+  groupBy: ReadonlyArray<string>,
+): Estimate | undefined => {
+  if (g.factors[METHOD] === FULL) return undefined
+  const partner = partnerOf(g, grouped, groupBy, FULL)
+  if (partner === undefined) return undefined
+  const bySeed = new Map(partner.map((c) => [JSON.stringify(c.factors[SEED] ?? null), c.values]))
+  const own = grouped.get(groupKey(g.factors, groupBy)) ?? []
+  const ratios = own.flatMap((c) => {
+    const f = bySeed.get(JSON.stringify(c.factors[SEED] ?? null))
+    const [acc, base, accFull, baseFull] = [c.values.accuracy, c.values.base_accuracy, f?.accuracy, f?.base_accuracy]
+    if (acc === undefined || base === undefined || accFull === undefined || baseFull === undefined || !(accFull - baseFull > 0)) return []
+    return [(acc - base) / (accFull - baseFull)]
+  })
+  return estimate(ratios)
 }
 
 /** One value per seed (every method's eval reports the same one), averaged over seeds. */

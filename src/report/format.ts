@@ -50,8 +50,23 @@ const nOf = (g: GroupResult): string => String(g.metrics.accuracy?.n ?? g.seeds.
 const groupRows = (c: Comparison, columns: ReadonlyArray<Column>): Array<Array<string>> =>
   c.groups.map((g) => [g.label, nOf(g), ...columns.map((col) => showEstimate(g.metrics[col.metric], col.show))])
 
+/** The share column is shown when the run has a full fine-tuning group to measure against. */
+const hasFull = (c: Comparison): boolean => c.groups.some((g) => g.factors["method"] === "full")
+export const SHARE_HEADER = "share of full FT gain"
+const shareCell = (g: GroupResult): string =>
+  g.factors["method"] === "full" ? "1 (reference)" : showEstimate(g.shareOfFull, (x) => x.toFixed(3))
+
+/** Quality columns, plus the share of full fine-tuning's gain when there is a full group. */
+const qualityRows = (c: Comparison, columns: ReadonlyArray<Column>): Array<Array<string>> => {
+  const rows = groupRows(c, columns)
+  return hasFull(c) ? rows.map((r, i) => [...r.slice(0, 2 + QUALITY.length), shareCell(c.groups[i]!), ...r.slice(2 + QUALITY.length)]) : rows
+}
+
 const referenceRows = (c: Comparison, width: number): Array<Array<string>> =>
   c.reference.map((r) => [r.label, String(r.accuracy.n), showEstimate(r.accuracy, (x) => x.toFixed(3)), ...Array<string>(width).fill("")])
+
+const selectionLines = (c: Comparison): Array<string> =>
+  c.selections.map((s) => `${s.id}: ${Object.entries(s.chosen).map(([k, v]) => `${k}=${String(v)}`).join(", ")} — ${s.reason}`)
 
 const pairedRows = (c: Comparison): Array<Array<string>> =>
   c.groups
@@ -59,15 +74,17 @@ const pairedRows = (c: Comparison): Array<Array<string>> =>
     .map((g) => [g.label, String(g.paired.accuracy?.n ?? 0), showDiff(g.paired.accuracy), showP(g.paired.accuracy?.p), showDiff(g.paired.macro_f1), showP(g.paired.macro_f1?.p)])
 
 const caption = (c: Comparison): string =>
-  `${c.pipeline} · run #${c.runId} · mean ± 95% CI over seeds (Student t) · n = seeds`
+  `${c.pipeline} · run #${c.runId} · test split · mean ± 95% CI over seeds (Student t) · n = seeds` +
+  (hasFull(c) ? ` · share of full FT gain = (acc − zero-shot)/(acc_full − zero-shot), paired by seed` : "")
 
 const pairedHeaders = (c: Comparison): Array<string> =>
   [`vs ${c.baseline}`, "pairs", "Δ accuracy", "p", "Δ macro-F1", "p"]
 
 const table = (c: Comparison): string => {
+  const share = hasFull(c) ? [SHARE_HEADER] : []
   const quality: TextTable = {
-    headers: ["method", "n", ...QUALITY.map((q) => q.header)],
-    rows: [...groupRows(c, QUALITY), ...referenceRows(c, QUALITY.length - 1)],
+    headers: ["method", "n", ...QUALITY.map((q) => q.header), ...share],
+    rows: [...qualityRows(c, QUALITY), ...referenceRows(c, QUALITY.length - 1 + share.length)],
   }
   const cost: TextTable = { headers: ["method", "n", ...COST.map((q) => q.header)], rows: groupRows(c, COST) }
   const paired = pairedRows(c)
@@ -76,6 +93,7 @@ const table = (c: Comparison): string => {
     textTable(quality),
     paired.length === 0 ? `(no paired comparison: no method to pair with baseline "${c.baseline}")` : textTable({ headers: pairedHeaders(c), rows: paired }),
     textTable(cost),
+    ...(c.selections.length > 0 ? [["chosen on the validation split:", ...selectionLines(c).map((l) => `  ${l}`)].join("\n")] : []),
   ].join("\n\n") + "\n"
 }
 
@@ -83,11 +101,12 @@ const table = (c: Comparison): string => {
 const wide = (c: Comparison): TextTable => {
   const columns = [...QUALITY, ...COST]
   const paired = new Map(pairedRows(c).map((r) => [r[0], r.slice(2)]))
+  const share = hasFull(c) ? [SHARE_HEADER] : []
   return {
-    headers: ["method", "n", ...columns.map((q) => q.header), `Δ accuracy vs ${c.baseline}`, "p (accuracy)", `Δ macro-F1 vs ${c.baseline}`, "p (macro-F1)"],
+    headers: ["method", "n", ...QUALITY.map((q) => q.header), ...share, ...COST.map((q) => q.header), `Δ accuracy vs ${c.baseline}`, "p (accuracy)", `Δ macro-F1 vs ${c.baseline}`, "p (macro-F1)"],
     rows: [
-      ...groupRows(c, columns).map((r) => [...r, ...(paired.get(r[0] ?? "") ?? Array<string>(4).fill(NONE))]),
-      ...referenceRows(c, columns.length - 1 + 4),
+      ...qualityRows(c, columns).map((r) => [...r, ...(paired.get(r[0] ?? "") ?? Array<string>(4).fill(NONE))]),
+      ...referenceRows(c, columns.length - 1 + share.length + 4),
     ],
   }
 }
@@ -101,13 +120,15 @@ const boundsOf = (e: Estimate | PairedTest | undefined, center: number | undefin
 const csv = (c: Comparison): string => {
   const metrics = [...QUALITY, ...COST].map((q) => q.metric)
   const headers = ["group", ...c.groupBy, "n", ...metrics.flatMap((m) => [m, `${m}_ci_low`, `${m}_ci_high`]),
-    ...(["accuracy", "macro_f1"] as const).flatMap((m) => [`delta_${m}`, `delta_${m}_ci_low`, `delta_${m}_ci_high`, `p_${m}`])]
+    ...(["accuracy", "macro_f1"] as const).flatMap((m) => [`delta_${m}`, `delta_${m}_ci_low`, `delta_${m}_ci_high`, `p_${m}`]),
+    "share_of_full_gain", "share_of_full_gain_ci_low", "share_of_full_gain_ci_high"]
   const rows = c.groups.map((g) => [
     g.label,
     ...c.groupBy.map((f) => String(g.factors[f] ?? "")),
     nOf(g),
     ...metrics.flatMap((m) => boundsOf(g.metrics[m], g.metrics[m]?.mean)),
     ...(["accuracy", "macro_f1"] as const).flatMap((m) => [...boundsOf(g.paired[m], g.paired[m]?.meanDiff), g.paired[m]?.p === undefined ? "" : String(g.paired[m]?.p)]),
+    ...boundsOf(g.shareOfFull, g.shareOfFull?.mean),
   ])
   const refs = c.reference.map((r) => {
     const row = Array<string>(headers.length).fill("")
@@ -127,7 +148,7 @@ export const formatComparison = (c: Comparison, format: ComparisonFormat): strin
     case "table":
       return table(c)
     case "md":
-      return `**${caption(c)}**\n\n${markdownTable(wide(c))}\n`
+      return `**${caption(c)}**\n\n${markdownTable(wide(c))}\n` + (c.selections.length > 0 ? `\nChosen on the validation split:\n\n${selectionLines(c).map((l) => `- ${l}`).join("\n")}\n` : "")
     case "latex":
       return `% ${latexEscape(caption(c))}\n${latexTable(wide(c))}\n`
     case "csv":

@@ -55,9 +55,11 @@ export const writePlot = async (db: Database, opts: PlotOptions): Promise<void> 
 export const plotData = (db: Database, opts: { readonly pipeline?: string; readonly baseline?: string }): PlotData => {
   const run = pickRun(db, opts.pipeline)
   const comparison = loadComparison(db, { pipeline: run.pipeline, baseline: opts.baseline ?? "lora" })
+  // Curves of the compared groups only (a tuning run's train[method=lora,lr=…] is not one).
+  const compared = new Set(comparison.groups.map((g) => g.label))
   return {
     title: `${run.pipeline} · run #${run.runId}`,
-    curves: lossCurves(db, run.runId),
+    curves: lossCurves(db, run.runId).filter((c) => comparison.groups.length === 0 || compared.has(c.method)),
     accuracy: comparison.groups.flatMap((g) => {
       const a = g.metrics.accuracy
       return a === undefined ? [] : [{ method: g.label, mean: a.mean, low: a.mean - (a.half ?? 0), high: a.mean + (a.half ?? 0), n: a.n }]

@@ -17,6 +17,8 @@ export interface ResultRow {
   readonly stage: string
   readonly kind: string
   readonly factors: Factors
+  /** The decoded params the execution ran with (from its fingerprint fields), e.g. eval's `split`. */
+  readonly params: Readonly<Record<string, unknown>>
   /** Final values (step NULL), plus `peak_rss_bytes` from the execution row when the metric is absent. */
   readonly metrics: Readonly<Record<string, number>>
 }
@@ -49,10 +51,10 @@ const MAX_HOPS = 16
 export const loadResults = (db: Database, runId: number): ReadonlyArray<ResultRow> => {
   const rows = db
     .prepare(
-      `SELECT id, instance_id AS instanceId, stage, kind, status, source_execution_id AS sourceId
+      `SELECT id, instance_id AS instanceId, stage, kind, status, source_execution_id AS sourceId, fields
        FROM executions WHERE run_id = ? AND status IN ('succeeded', 'cached') ORDER BY id`,
     )
-    .all(runId) as ReadonlyArray<{ id: number; instanceId: string; stage: string; kind: string; status: string; sourceId: number | null }>
+    .all(runId) as ReadonlyArray<{ id: number; instanceId: string; stage: string; kind: string; status: string; sourceId: number | null; fields: string }>
   const source = db.prepare(`SELECT status, source_execution_id AS sourceId FROM executions WHERE id = ?`)
   const resolve = (id: number, status: string, next: number | null): number => {
     for (let hop = 0; status === "cached" && next !== null && hop < MAX_HOPS; hop++) {
@@ -72,10 +74,25 @@ export const loadResults = (db: Database, runId: number): ReadonlyArray<ResultRo
       stage: r.stage,
       kind: r.kind,
       factors: loadFactors(db, r.id, sourceId),
+      params: paramsOf(r.fields),
       metrics: loadFinalMetrics(db, sourceId),
     }
   })
 }
+
+/** `params.<key>` fields of a fingerprint field list → { key: value }. */
+export const paramsOf = (fields: string): Record<string, unknown> => {
+  try {
+    const list = JSON.parse(fields) as ReadonlyArray<readonly [string, unknown]>
+    return Object.fromEntries(list.filter(([k]) => k.startsWith("params.")).map(([k, v]) => [k.slice("params.".length), v]))
+  } catch {
+    return {}
+  }
+}
+
+/** The artifact folder (relative to the runs directory) of an execution's committed result. */
+export const artifactPathOf = (db: Database, executionId: number): string | undefined =>
+  (db.prepare(`SELECT a.path FROM executions e JOIN artifacts a ON a.digest = e.artifact_digest WHERE e.id = ?`).get(executionId) as { path: string } | undefined)?.path
 
 const loadFactors = (db: Database, id: number, fallbackId: number): Factors => {
   const query = db.prepare(`SELECT name, value FROM factors WHERE execution_id = ? ORDER BY rowid`)

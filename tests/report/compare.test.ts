@@ -99,7 +99,7 @@ describe("formatComparison", () => {
     const db = openFixtureDb()
     addRun(db, "empty")
     expect(formatComparison(loadComparison(db, { baseline: "lora" }), "table")).toBe(
-      "empty · run #1 · mean ± 95% CI over seeds (Student t) · n = seeds\n\nnothing to compare: no succeeded or cached eval (or train) results in this run\n",
+      "empty · run #1 · test split · mean ± 95% CI over seeds (Student t) · n = seeds\n\nnothing to compare: no succeeded or cached eval (or train) results in this run\n",
     )
   })
 

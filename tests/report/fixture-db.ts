@@ -32,6 +32,8 @@ export interface ExecutionSpec {
   /** Per-step curves: name → values at steps 1, 2, … */
   readonly curves?: Readonly<Record<string, ReadonlyArray<number>>>
   readonly peakRss?: number
+  /** Decoded params, stored as the execution's `params.<key>` fingerprint fields (eval's split). */
+  readonly params?: Readonly<Record<string, unknown>>
 }
 
 export const addExecution = (db: Db, e: ExecutionSpec): number => {
@@ -40,8 +42,8 @@ export const addExecution = (db: Db, e: ExecutionSpec): number => {
   const instance = suffix === "" ? e.kind : `${e.kind}[${suffix}]`
   const id = Number(
     db
-      .prepare(`INSERT INTO executions (run_id, instance_id, stage, kind, fingerprint, fields, status, source_execution_id, peak_rss_bytes) VALUES (?, ?, ?, ?, ?, '[]', ?, ?, ?)`)
-      .run(e.runId, instance, e.kind, e.kind, `fp-${instance}`, e.status ?? "succeeded", e.source ?? null, e.peakRss ?? null).lastInsertRowid,
+      .prepare(`INSERT INTO executions (run_id, instance_id, stage, kind, fingerprint, fields, status, source_execution_id, peak_rss_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(e.runId, instance, e.kind, e.kind, `fp-${instance}`, JSON.stringify(Object.entries(e.params ?? {}).map(([k, v]) => [`params.${k}`, v])), e.status ?? "succeeded", e.source ?? null, e.peakRss ?? null).lastInsertRowid,
   )
   for (const [name, value] of Object.entries(factors)) {
     db.prepare(`INSERT INTO factors (execution_id, name, value) VALUES (?, ?, ?)`).run(id, name, JSON.stringify(value))

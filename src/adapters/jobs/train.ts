@@ -12,6 +12,9 @@ import { clearCheckpoint, trainAdapter } from "../train-loop.ts"
 import { adapterCounts, settingsSummary } from "./attach.ts"
 import { attempt, loadBase, loadTaskData, requireFile, TRAIN_META, type DataSpec } from "./common.ts"
 
+/** The training loss of every step (the report stage's curves read it from the artifact). */
+export const LOSS_CURVE = "loss.json"
+
 /** The optimizer and schedule as recorded with every run (METHODS.md "Optimizer notes"). */
 const optimizerRecord = (p: TrainParams, lr: number, minLr: number, seed: number) => ({
   /** Data order and dropout masks (the adapter's seed unless train's `seed` is set). */
@@ -65,6 +68,7 @@ export const train = (ctx: StageContext<TrainParams>): Effect.Effect<StageOutput
       if (result.resumedFrom !== null) ctx.log(`resumed from the checkpoint at step ${result.resumedFrom}`)
       await saveAdapter(ctx.outDir, adapter, model)
       await writeFile(join(ctx.outDir, TRAIN_META), JSON.stringify({ ...spec, data_digest: task.digest, ...optimizerRecord(p, lr, minLr, seed) }, null, 2) + "\n")
+      await writeFile(join(ctx.outDir, LOSS_CURVE), JSON.stringify(result.losses) + "\n")
       await clearCheckpoint(ctx.scratchDir)
       return {
         summary: {
