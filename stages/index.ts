@@ -9,8 +9,9 @@ import buildModel from "./build-model.ts"
 import loadModel from "./load-model.ts"
 import evalStage from "./eval.ts"
 import merge from "./merge.ts"
+import report from "./report.ts"
 import select from "./select.ts"
 import tokenize from "./tokenize.ts"
 import train from "./train.ts"
 
-export const stages: ReadonlyArray<AnyStageDefinition> = [tokenize, buildModel, loadModel, attachAdapter, train, evalStage, merge, select]
+export const stages: ReadonlyArray<AnyStageDefinition> = [tokenize, buildModel, loadModel, attachAdapter, train, evalStage, merge, select, report]

@@ -25,7 +25,10 @@ export const TrainParams = Schema.Struct({
   steps: Schema.Int.check(Schema.isGreaterThan(0)).pipe(Schema.withDecodingDefaultKey(Effect.succeed(300))),
   batch_size: Schema.Int.check(Schema.isGreaterThan(0)).pipe(Schema.withDecodingDefaultKey(Effect.succeed(8))),
   lr: Schema.optionalKey(Schema.Number.check(Schema.isGreaterThan(0))), // unset: the method's default
-  min_lr: Schema.optionalKey(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))), // unset: lr / 10
+  /** Multiplies lr (or the method's default): a grid of scales is a per-method learning-rate grid
+   * centred on each method's documented default, which `select` can choose from. */
+  lr_scale: Schema.Number.check(Schema.isGreaterThan(0)).pipe(Schema.withDecodingDefaultKey(Effect.succeed(1))),
+  min_lr: Schema.optionalKey(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))), // unset: lr / 10 (after lr_scale)
   warmup: int(20),
   weight_decay: num(0.01),
   grad_clip: num(1), // 0 = off

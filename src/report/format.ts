@@ -74,7 +74,7 @@ const pairedRows = (c: Comparison): Array<Array<string>> =>
     .map((g) => [g.label, String(g.paired.accuracy?.n ?? 0), showDiff(g.paired.accuracy), showP(g.paired.accuracy?.p), showDiff(g.paired.macro_f1), showP(g.paired.macro_f1?.p)])
 
 const caption = (c: Comparison): string =>
-  `${c.pipeline} · run #${c.runId} · test split · mean ± 95% CI over seeds (Student t) · n = seeds` +
+  `${c.pipeline}${c.runId > 0 ? ` · run #${c.runId}` : ""} · test split · mean ± 95% CI over seeds (Student t) · n = seeds` +
   (hasFull(c) ? ` · share of full FT gain = (acc − zero-shot)/(acc_full − zero-shot), paired by seed` : "")
 
 const pairedHeaders = (c: Comparison): Array<string> =>

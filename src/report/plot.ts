@@ -69,13 +69,17 @@ export const plotData = (db: Database, opts: { readonly pipeline?: string; reado
 }
 
 /** Mean, min and max of `loss` across the seeds of each method, step by step. */
-export const lossCurves = (db: Database, runId: number): ReadonlyArray<CurvePoint> => {
+export const lossCurves = (db: Database, runId: number): ReadonlyArray<CurvePoint> =>
+  aggregateCurves(loadResults(db, runId).filter((r) => r.kind === "train").map((row) => ({ factors: row.factors, points: loadCurve(db, row.sourceId, "loss") })))
+
+/** Per-train loss curves → mean, min and max across seeds per group (factors but the seed). */
+export const aggregateCurves = (series: ReadonlyArray<{ readonly factors: Readonly<Record<string, string | number | boolean>>; readonly points: ReadonlyArray<{ step: number; value: number }> }>): ReadonlyArray<CurvePoint> => {
   const byMethod = new Map<string, Map<number, Array<number>>>()
-  for (const row of loadResults(db, runId).filter((r) => r.kind === "train")) {
+  for (const row of series) {
     const label = groupLabel(Object.fromEntries(Object.entries(row.factors).filter(([n]) => n !== SEED)))
     const steps = byMethod.get(label) ?? new Map<number, Array<number>>()
     byMethod.set(label, steps)
-    for (const { step, value } of loadCurve(db, row.sourceId, "loss")) steps.set(step, [...(steps.get(step) ?? []), value])
+    for (const { step, value } of row.points) steps.set(step, [...(steps.get(step) ?? []), value])
   }
   return [...byMethod].flatMap(([method, steps]) =>
     [...steps]

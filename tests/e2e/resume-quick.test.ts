@@ -1,5 +1,6 @@
 /**
- * Resume, proven on the real quick pipeline (real tokenizer, pretraining, five methods): the CLI
+ * Resume, proven on the real quick pipeline (real tokenizer, pretraining, a tuning phase, select,
+ * fan-in to a report; LoRA, VeRA and full fine-tuning): the CLI
  * is SIGKILLed at five pseudo-random moments, rerun each time, and must end exactly where an
  * uninterrupted run ends — the same artifact digest for every stage instance (weights are
  * hashed byte for byte) and the same eval metrics — with a clean store. Then Ctrl-C (SIGINT):
@@ -68,7 +69,7 @@ const expectClean = (runs: string) => {
   expect(existsSync(path.join(runs, "tmp")) ? readdirSync(path.join(runs, "tmp")) : []).toEqual([])
 }
 
-// The quick pipeline has 42 instances; kill points spread over its whole length (seeded, fixed).
+// The quick pipeline has 45 instances; kill points spread over its whole length (seeded, fixed).
 const KILL_AFTER = [2, 9, 17, 26, 35]
 
 describe("resume on the real quick pipeline", () => {
@@ -96,7 +97,7 @@ describe("resume on the real quick pipeline", () => {
     expectClean(runs)
     const want = results(reference)
     const got = results(runs)
-    expect(Object.keys(got.artifacts)).toHaveLength(42)
+    expect(Object.keys(got.artifacts)).toHaveLength(45)
     expect(got.artifacts).toEqual(want.artifacts)
     expect(got.metrics).toEqual(want.metrics)
   }, 600_000)

@@ -23,6 +23,7 @@ const optimizerRecord = (p: TrainParams, lr: number, minLr: number, seed: number
   weight_decay_order: "before-adam-step",
   schedule: "linear-warmup-cosine",
   lr,
+  lr_scale: p.lr_scale,
   min_lr: minLr,
   warmup: p.warmup,
   weight_decay: p.weight_decay,
@@ -47,7 +48,7 @@ export const train = (ctx: StageContext<TrainParams>): Effect.Effect<StageOutput
       const task = await loadTaskData(ctx, spec)
       const seed = p.seed ?? adapter.settings.seed
       const batches = new CompletionBatches(task.train, tokenizer, model.config.blockSize, { batchSize: p.batch_size, seed })
-      const lr = p.lr ?? adapter.method.defaults.lr
+      const lr = (p.lr ?? adapter.method.defaults.lr) * p.lr_scale
       const minLr = p.min_lr ?? lr / 10
       ctx.log(`${adapter.method.name}: ${task.train.length} training examples, ${p.steps} steps of ${p.batch_size}, lr ${lr}`)
       const result = await trainAdapter(model, adapter, batches, {

@@ -1,0 +1,33 @@
+/**
+ * report: the comparison of a run as a cached artifact — every test-split eval it collects
+ * (fan-in over the matrix), with the trains (cost, loss curves) and select choices when given.
+ * Writes comparison.txt / .md / .csv / .json / .tex (the formats of `peftlab compare`) and
+ * curves.svg + curves.png (those of `peftlab plot`). It reads only its input artifacts, so it is
+ * cached like any stage and reruns exactly when one of them changes.
+ */
+import { Effect, Schema } from "effect"
+import { defineStage } from "../src/engine/stage.ts"
+
+export const ReportParams = Schema.Struct({
+  /** The method every other is paired with (paired t-test). */
+  baseline: Schema.String.pipe(Schema.withDecodingDefaultKey(Effect.succeed("lora"))),
+  /** The caption of the tables and the plot (e.g. the pipeline's name). */
+  title: Schema.String.pipe(Schema.withDecodingDefaultKey(Effect.succeed("comparison"))),
+  /** Also render curves.png (needs resvg); the SVG is always written. */
+  png: Schema.Boolean.pipe(Schema.withDecodingDefaultKey(Effect.succeed(true))),
+})
+export type ReportParams = typeof ReportParams.Type
+
+export default defineStage<ReportParams>({
+  kind: "report",
+  version: 1,
+  description: "The comparison table (text, Markdown, CSV, JSON, LaTeX) and the plots of the collected results, as an artifact",
+  module: import.meta.url,
+  params: ReportParams,
+  inputs: {
+    evals: { description: "the evals to compare (fan-in; validation-split evals are left out)", kinds: ["eval"], many: true },
+    trains: { description: "their trains: cost columns and loss curves (fan-in)", kinds: ["train"], many: true, optional: true },
+    selections: { description: "select choices to list with their reasons (fan-in)", kinds: ["select"], many: true, optional: true },
+  },
+  run: (ctx) => Effect.flatMap(Effect.promise(() => import("../src/report/report-job.ts")), (job) => job.report(ctx)),
+})
