@@ -81,8 +81,9 @@ const byAxes = (axes: ReadonlyArray<Axis>) => (a: Factors, b: Factors): number =
   return 0
 }
 
+/** A row without the axis comes after the rows with it (a tuning row [method, lr] before the seed rows [method, seed]). */
 const rank = (axis: Axis, value: FactorValue | undefined): number =>
-  value === undefined ? -1 : axis.values.indexOf(value)
+  value === undefined ? axis.values.length : axis.values.indexOf(value)
 
 const groupByKind = (instances: ReadonlyArray<InstanceInfo>): Record<string, ReadonlyArray<string>> => {
   const out: Record<string, Array<string>> = {}

@@ -43,3 +43,32 @@ describe("layoutGrid", () => {
     expect(grid.rows.some((r) => r.shared)).toBe(false)
   })
 })
+
+describe("layoutGrid with fan-in (the quick pipeline: tune → select → seeds → report)", () => {
+  it("gives tuning cells and seed cells their own rows, the select stage to its method's rows, the report to the shared row", async () => {
+    const { readFileSync } = await import("node:fs")
+    const { compileText } = await import("../../src/pipeline/compile.ts")
+    const { stages } = await import("../../stages/index.ts")
+    const p = compileText("quick.yaml", readFileSync(new URL("../../pipelines/quick.yaml", import.meta.url), "utf8"), new Map(stages.map((s) => [s.kind, s])))
+    if (!("instances" in p)) throw new Error(p.message)
+    const infos = p.instances.map((i) => ({ id: i.id, stage: i.stage, kind: i.kind, factors: i.factors, plan: "pending" as const }))
+    const grid = layoutGrid(p.axes, infos)
+    expect(grid.axes).toEqual(["method", "lr_scale", "seed"])
+    expect(grid.rows.map((r) => r.key)).toEqual([
+      "shared",
+      ...["lora", "vera", "full"].flatMap((m) => [
+        `method="${m}",lr_scale=0.3,seed=null`, `method="${m}",lr_scale=3,seed=null`,
+        `method="${m}",lr_scale=null,seed=1`, `method="${m}",lr_scale=null,seed=2`,
+      ]),
+    ])
+    expect(grid.rows[0]?.cells).toEqual({ tokenize: ["tokens"], "build-model": ["base"], report: ["report"] })
+    const vera2 = grid.rows.find((r) => r.key === 'method="vera",lr_scale=null,seed=2')
+    expect(vera2?.cells).toEqual({
+      "attach-adapter": ["tune-adapter[method=vera]", "adapter[method=vera,seed=2]"],
+      train: ["train[method=vera,seed=2]"],
+      select: ["pick[method=vera]"],
+      eval: ["eval[method=vera,seed=2]"],
+      merge: ["merge[method=vera,seed=2]"],
+    })
+  })
+})
