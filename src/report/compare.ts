@@ -120,15 +120,18 @@ export const compareRows = (
   }
 }
 
+/** A choosing stage's summary holds `chosen.<axis>` (stages/select.ts); numeric ones are final metrics. */
+const chooses = (r: ResultRow): boolean => r.kind === "select" || Object.keys(r.metrics).some((k) => k.startsWith("chosen."))
+
 /** The choices of the run's `select` executions, read from their artifacts' select.json. */
 export const loadSelections = (db: Database, rows: ReadonlyArray<ResultRow>): ReadonlyArray<Selection> =>
-  rows.filter((r) => r.kind === "select").flatMap((r) => {
+  rows.filter(chooses).flatMap((r) => {
     const rel = artifactPathOf(db, r.sourceId)
     const file = rel === undefined ? undefined : path.join(path.dirname(db.name), rel, "select.json")
     if (file === undefined || !existsSync(file)) return []
     const s = JSON.parse(readFileSync(file, "utf8")) as { chosen_values: Factors; reason: string }
     return [{ id: r.instanceId, factors: r.factors, chosen: s.chosen_values, reason: s.reason }]
-  })
+  }).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)) // by id, not by completion order
 
 const covers = (cell: Factors, part: Factors): boolean =>
   Object.entries(part).every(([name, value]) => cell[name] === value)

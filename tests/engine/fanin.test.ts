@@ -79,6 +79,14 @@ describe("fan-in through the engine", () => {
     ].join("\n"))
   })
 
+  it("compare lists each choice with every candidate's score", async () => {
+    const r = await runCli(["compare", file, "--runs-dir", runs, "--format", "json"])
+    expect(r.code).toBe(0)
+    const c = JSON.parse(r.stdout) as { selections: Array<{ id: string; chosen: unknown; reason: string }> }
+    expect(c.selections.map((s) => [s.id, s.chosen])).toEqual([["pick[m=a]", { lr: 0.01 }], ["pick[m=b]", { lr: 0.1 }]])
+    expect(c.selections[0]?.reason).toBe("value (max): lr=0.1 5.0000, lr=0.01 5.0000 ←; 2-way tie → the smaller lr")
+  })
+
   it("a rerun is all cache hits", async () => {
     const again = await run()
     expect(again.code).toBe(0)
