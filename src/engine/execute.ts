@@ -91,13 +91,15 @@ export const executeInstance = (ctx: ExecuteContext, p: PlannedInstance, slot: n
     ctx.emit({ type: "stage-started", at: run.started, id: instance.id, worker: slot })
     const inputs = Object.fromEntries(Object.entries(instance.inputs).map(([name, id]) => [name, ctx.results.get(id)!]))
     const collected = Object.fromEntries(Object.entries(instance.collected).map(([name, ids]) => [name, ids.map((id) => ctx.results.get(id)!)]))
-    const rawParams = resolveRefs(instance.rawParams, instance.refs, (id) => ctx.results.get(id)?.summary)
-    const job = { id: instance.id, kind: instance.kind, rawParams, factors: instance.factors, inputs, collected, outDir: run.tmp, scratchDir: scratch, projectDir: ctx.projectDir, pipelineDir: ctx.pipelineDir, backend: ctx.backend, threads: ctx.threadsFor(instance.id) }
+    const resolved = resolveRefs(instance.rawParams, instance.refs, (id) => ctx.results.get(id)?.summary)
+    const job = { id: instance.id, kind: instance.kind, rawParams: resolved.ok ? resolved.value : instance.rawParams, factors: instance.factors, inputs, collected, outDir: run.tmp, scratchDir: scratch, projectDir: ctx.projectDir, pipelineDir: ctx.pipelineDir, backend: ctx.backend, threads: ctx.threadsFor(instance.id) }
     const end = (status: "failed" | "interrupted", error: WireError) => {
       rmSync(run.tmp, { recursive: true, force: true })
       ctx.store.endExecution({ executionId, fingerprint: p.fingerprint, status, error, metrics: run.metrics, durationMs: Date.now() - run.started })
     }
-    const outcome = yield* ctx.pool
+    // A param chosen upstream that its chooser did not record: fail this instance, never the run.
+    const unresolved: { readonly type: "failed"; readonly error: WireError } | undefined = resolved.ok ? undefined : { type: "failed", error: { tag: "StageError", reason: "MissingInput", message: resolved.message } }
+    const outcome = unresolved ?? (yield* ctx.pool
       .run(slot, job, (e) => {
         const at = Date.now()
         if (e.type === "metric") run.metrics.push({ step: e.step, name: e.name, value: e.value })
@@ -112,7 +114,7 @@ export const executeInstance = (ctx: ExecuteContext, p: PlannedInstance, slot: n
             ctx.emit({ type: "stage-interrupted", at: Date.now(), id: instance.id })
           }),
         ),
-      )
+      ))
     return yield* Effect.uninterruptible(
       Effect.sync((): Outcome => {
         if (outcome.type === "failed") {

@@ -71,13 +71,13 @@ export const resolveRefs = (
   raw: unknown,
   refs: Readonly<Record<string, BoundRef>>,
   summaryOf: (producer: string) => Readonly<Record<string, Scalar>> | undefined,
-): unknown => {
-  if (Object.keys(refs).length === 0 || typeof raw !== "object" || raw === null) return raw
+): { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly message: string } => {
+  if (Object.keys(refs).length === 0 || typeof raw !== "object" || raw === null) return { ok: true, value: raw }
   const out: Record<string, unknown> = { ...(raw as Record<string, unknown>) }
   for (const [param, ref] of Object.entries(refs)) {
     const value = summaryOf(ref.producer)?.[chosenKey(ref.factor)]
-    if (value === undefined) throw new Error(`${ref.producer} chose no ${ref.factor} (its summary lacks ${chosenKey(ref.factor)})`)
+    if (value === undefined) return { ok: false, message: `${param}: ${ref.producer} chose no ${ref.factor} (its summary lacks ${chosenKey(ref.factor)})` }
     out[param] = value
   }
-  return out
+  return { ok: true, value: out }
 }
