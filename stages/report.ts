@@ -3,7 +3,9 @@
  * (fan-in over the matrix), with the trains (cost, loss curves) and select choices when given.
  * Writes comparison.txt / .md / .csv / .json / .tex (the formats of `peftlab compare`) and
  * curves.svg + curves.png (those of `peftlab plot`). It reads only its input artifacts, so it is
- * cached like any stage and reruns exactly when one of them changes.
+ * cached like any stage and reruns exactly when one of them changes; it leaves out what differs
+ * between two runs of the same inputs (train time, throughput, peak memory: `peftlab compare`
+ * shows those), so the same inputs give the same bytes — also after a crash and a resume.
  */
 import { Effect, Schema } from "effect"
 import { defineStage } from "../src/engine/stage.ts"

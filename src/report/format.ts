@@ -29,6 +29,9 @@ const COST: ReadonlyArray<Column> = [
   { metric: "peak_rss_bytes", header: "peak RSS (MiB)", show: (x) => (x / MIB).toFixed(0) },
 ]
 
+/** Cost columns some group has a value for (the report stage records no timings: see stages/report.ts). */
+const costColumns = (c: Comparison): ReadonlyArray<Column> => COST.filter((col) => c.groups.some((g) => g.metrics[col.metric] !== undefined))
+
 /** `0.912 ± 0.010`; `0.912 ± —` for a single seed; the interval is dropped for exact counts. */
 export const showEstimate = (e: Estimate | undefined, show: (x: number) => string): string => {
   if (e === undefined) return NONE
@@ -86,7 +89,8 @@ const table = (c: Comparison): string => {
     headers: ["method", "n", ...QUALITY.map((q) => q.header), ...share],
     rows: [...qualityRows(c, QUALITY), ...referenceRows(c, QUALITY.length - 1 + share.length)],
   }
-  const cost: TextTable = { headers: ["method", "n", ...COST.map((q) => q.header)], rows: groupRows(c, COST) }
+  const costs = costColumns(c)
+  const cost: TextTable = { headers: ["method", "n", ...costs.map((q) => q.header)], rows: groupRows(c, costs) }
   const paired = pairedRows(c)
   return [
     caption(c),
@@ -99,11 +103,12 @@ const table = (c: Comparison): string => {
 
 /** One wide table: quality, cost, then the paired difference against the baseline. */
 const wide = (c: Comparison): TextTable => {
-  const columns = [...QUALITY, ...COST]
+  const costs = costColumns(c)
+  const columns = [...QUALITY, ...costs]
   const paired = new Map(pairedRows(c).map((r) => [r[0], r.slice(2)]))
   const share = hasFull(c) ? [SHARE_HEADER] : []
   return {
-    headers: ["method", "n", ...QUALITY.map((q) => q.header), ...share, ...COST.map((q) => q.header), `Δ accuracy vs ${c.baseline}`, "p (accuracy)", `Δ macro-F1 vs ${c.baseline}`, "p (macro-F1)"],
+    headers: ["method", "n", ...QUALITY.map((q) => q.header), ...share, ...costs.map((q) => q.header), `Δ accuracy vs ${c.baseline}`, "p (accuracy)", `Δ macro-F1 vs ${c.baseline}`, "p (macro-F1)"],
     rows: [
       ...qualityRows(c, columns).map((r) => [...r, ...(paired.get(r[0] ?? "") ?? Array<string>(4).fill(NONE))]),
       ...referenceRows(c, columns.length - 1 + share.length + 4),
@@ -118,7 +123,7 @@ const boundsOf = (e: Estimate | PairedTest | undefined, center: number | undefin
 }
 
 const csv = (c: Comparison): string => {
-  const metrics = [...QUALITY, ...COST].map((q) => q.metric)
+  const metrics = [...QUALITY, ...costColumns(c)].map((q) => q.metric)
   const headers = ["group", ...c.groupBy, "n", ...metrics.flatMap((m) => [m, `${m}_ci_low`, `${m}_ci_high`]),
     ...(["accuracy", "macro_f1"] as const).flatMap((m) => [`delta_${m}`, `delta_${m}_ci_low`, `delta_${m}_ci_high`, `p_${m}`]),
     "share_of_full_gain", "share_of_full_gain_ci_low", "share_of_full_gain_ci_high"]

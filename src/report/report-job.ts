@@ -13,8 +13,15 @@ import type { ResultRow } from "./results.ts"
 
 const LOSS_CURVE = "loss.json" // written by the train stage (src/adapters/jobs/train.ts)
 
+/**
+ * Measurements of one execution (wall time, throughput, memory) differ between two runs of the
+ * same inputs; the report is a cached artifact, so it holds only what its inputs determine
+ * (`peftlab compare` shows the measured costs from SQLite).
+ */
+export const MEASURED = new Set(["train_time_s", "tokens_per_s", "peak_rss_bytes", "resumed_from_step"])
+
 const numbers = (summary: InputArtifact["summary"]): Record<string, number> =>
-  Object.fromEntries(Object.entries(summary).flatMap(([k, v]) => (typeof v === "number" ? [[k, v]] : [])))
+  Object.fromEntries(Object.entries(summary).flatMap(([k, v]) => (typeof v === "number" && !MEASURED.has(k) ? [[k, v]] : [])))
 
 /** Result rows as SQLite would give them: evals, trains, and the adapter counts trains repeat. */
 export const rowsOf = (evals: ReadonlyArray<InputArtifact>, trains: ReadonlyArray<InputArtifact>): ReadonlyArray<ResultRow> => {

@@ -25,9 +25,10 @@ const evals = [
   ),
   art("tune-eval[method=lora,lr_scale=3]", "eval", { method: "lora", lr_scale: 3 }, { split: "validation", accuracy: 0.01, base_accuracy: 0.5 }),
 ]
-const trains = Object.keys(ACC).flatMap((method) =>
-  [1, 2].map((seed) => art(`train[method=${method},seed=${seed}]`, "train", { method, seed }, { trainable_params: method === "full" ? 1000 : 10, train_time_s: seed }, { "loss.json": JSON.stringify([2, 1.5, 1 + seed / 10]) })),
+const trainsTimed = (time: number) => Object.keys(ACC).flatMap((method) =>
+  [1, 2].map((seed) => art(`train[method=${method},seed=${seed}]`, "train", { method, seed }, { trainable_params: method === "full" ? 1000 : 10, train_time_s: time * seed, peak_rss_bytes: time * 1e6 }, { "loss.json": JSON.stringify([2, 1.5, 1 + seed / 10]) })),
 )
+const trains = trainsTimed(1)
 const picks = [art("pick[method=lora]", "select", { method: "lora" }, { "chosen.lr_scale": 0.3, score: 0.8, reason: "accuracy (max): lr_scale=0.3 0.8000 ←, lr_scale=3 0.0100" })]
 
 describe("report stage", () => {
@@ -46,6 +47,16 @@ describe("report stage", () => {
     const svg = readFileSync(join(outDir, "curves.svg"), "utf8")
     expect(svg.startsWith("<svg")).toBe(true)
     expect(svg).toContain("lora")
+  }, 60_000)
+
+  it("is a function of what its inputs determine: other train times and memory give the same bytes, and no such columns", async () => {
+    const a = await runStage(reportStage, { params: { png: false }, collected: { evals, trains, selections: picks } })
+    const b = await runStage(reportStage, { params: { png: false }, collected: { evals, trains: trainsTimed(7), selections: picks } })
+    for (const f of readdirSync(a.outDir)) expect(readFileSync(join(b.outDir, f)), f).toEqual(readFileSync(join(a.outDir, f)))
+    const table = readFileSync(join(a.outDir, "comparison.txt"), "utf8")
+    expect(table).toContain("trainable params")
+    expect(table).not.toContain("train time")
+    expect(table).not.toContain("peak RSS")
   }, 60_000)
 
   it("fails clearly when no collected eval is on the test split", async () => {
