@@ -54,8 +54,11 @@ const headerProblem = (file: string): string | undefined => {
   const rawPageSize = header.readUInt16BE(16)
   const pageSize = rawPageSize === 1 ? 65_536 : rawPageSize
   const pages = header.readUInt32BE(28)
-  // The page count is valid only when the "version-valid-for" number equals the change counter.
-  const countValid = header.readUInt32BE(92) === header.readUInt32BE(24)
+  // The page count is valid only when the "version-valid-for" number equals the change counter,
+  // and only when no WAL holds newer pages (a checkpoint cut short by a full disk may have written
+  // page 1 without the rest: the WAL is still authoritative then, and quick_check judges).
+  const wal = `${file}-wal`
+  const countValid = header.readUInt32BE(92) === header.readUInt32BE(24) && !(existsSync(wal) && statSync(wal).size > 0)
   if (countValid && pages > 0 && size < pageSize * pages) return `is truncated: ${size} bytes, where its header says ${pages} pages of ${pageSize} bytes (${pages * pageSize} bytes)`
   return undefined
 }

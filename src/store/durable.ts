@@ -41,6 +41,8 @@ export const writeFileDurable = (file: string, data: Uint8Array | string): void 
     renameSync(tmp, file)
   } catch (e) {
     rmSync(tmp, { force: true })
+    // fd-based writes report no path: name the file, so a "disk full" says where.
+    if (typeof e === "object" && e !== null && !("path" in e)) Object.assign(e, { path: file })
     throw e
   }
   fsyncPath(path.dirname(file))
