@@ -32,7 +32,9 @@ class Tail {
     this.text = (this.text + chunk.toString("utf8")).slice(-8_192)
   }
   lines(): ReadonlyArray<string> {
-    return this.text.split("\n").map((l) => l.trimEnd()).filter((l) => l.length > 0).slice(-LAST_LINES)
+    // V8's native stack dump after a fatal error says nothing to a user: keep the words around it.
+    const noise = (l: string) => /^\s*\d+: 0x[0-9a-f]+/.test(l) || l.includes("----- Native stack trace -----")
+    return this.text.split("\n").map((l) => l.trimEnd()).filter((l) => l.length > 0 && !noise(l)).slice(-LAST_LINES)
   }
 }
 
