@@ -76,9 +76,18 @@ export const runPipeline = (options: RunOptions): Effect.Effect<RunResult> =>
     Effect.gen(function* () {
       const store = yield* openStore(options.runsDir)
       recoverStale(store.db, options.runsDir)
-      const plan = makePlan(store, options)
       const { pipeline } = options
+      // Registered before planning, so gc (which removes nothing while a run is live) cannot
+      // delete a cache entry this plan is about to use; an input error while planning removes
+      // the row again (exit 2 writes nothing).
       const runId = store.beginRun({ pipeline: pipeline.name, pipelinePath: pipeline.displayPath, backend: options.backend, jobs: options.jobs, environment: environment(options) })
+      let plan: ReadonlyArray<PlannedInstance>
+      try {
+        plan = makePlan(store, options)
+      } catch (e) {
+        store.db.prepare(`DELETE FROM runs WHERE id = ?`).run(runId)
+        throw e
+      }
       const started = Date.now()
       const counts = emptyCounts()
       let seq = 0
