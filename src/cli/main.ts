@@ -39,7 +39,12 @@ const line = (out: NodeJS.WritableStream, text: string) => Effect.sync(() => out
 
 /** The end-of-run comparison table, read from SQLite; undefined when there is nothing to compare. */
 const comparisonText = (runsDir: string, pipeline: string) => async (): Promise<string | undefined> => {
-  const db = openDb(runsDir, { create: false })
+  let db: ReturnType<typeof openDb>
+  try {
+    db = openDb(runsDir, { create: false })
+  } catch {
+    return undefined // the store became unusable during the run (a full disk): the run's own messages say so
+  }
   if (db === undefined) return undefined
   try {
     const { loadComparison, formatComparison } = await import("../report/compare.ts")
