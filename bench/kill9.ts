@@ -1,14 +1,14 @@
 /**
  * Crash safety under kill -9, measured on the quick pipeline (SIGKILL to the coordinator).
  *
- *   node --import tsx bench/kill9.ts [--mode chain|fresh] [--trials 20] [--seed 1] [--pipeline pipelines/quick.yaml]
+ *   node --import tsx bench/kill9.ts [--mode chain|fresh] [--trials 20] [--max-delay 60] [--seed 1] [--pipeline pipelines/quick.yaml]
  *
  * - `fresh`: each trial in a new runs directory, killed at an instant uniform over the clean
  *   run's wall time, then rerun to the end: each rerun must exit 0 with every artifact digest
  *   equal to a clean run's, integrity_check ok, no tmp folders, no `*.tmp` files, store folders =
  *   artifact rows. Costs about trials × the clean run (≈ 20 × 1–4 min on the shared 2 cores).
  * - `chain` (default): one runs directory; the run is killed `trials` times, each attempt
- *   after a delay uniform in [1 s, 30 s] from its start (so the kills fall all along the
+ *   after a delay uniform in [1 s, --max-delay (60) s] from its start (so the kills fall all along the
  *   pipeline as committed stages accumulate); after every kill integrity_check must be ok; then
  *   a last rerun must exit 0 and end with the same checks as `fresh`. A run that finishes before
  *   its kill is checked the same way and the chain goes on in a new runs directory.
@@ -23,8 +23,9 @@ import * as path from "node:path"
 import { parseArgs } from "node:util"
 import Database from "better-sqlite3"
 
-const { values } = parseArgs({ options: { mode: { type: "string" }, trials: { type: "string" }, seed: { type: "string" }, pipeline: { type: "string" }, jobs: { type: "string" } } })
+const { values } = parseArgs({ options: { mode: { type: "string" }, "max-delay": { type: "string" }, trials: { type: "string" }, seed: { type: "string" }, pipeline: { type: "string" }, jobs: { type: "string" } } })
 const MODE = values.mode ?? "chain"
+const MAX_DELAY_MS = Number(values["max-delay"] ?? 60) * 1000
 const TRIALS = Number(values.trials ?? 20)
 const PIPELINE = path.resolve(values.pipeline ?? "pipelines/quick.yaml")
 const JOBS = values.jobs ?? "2"
@@ -117,7 +118,7 @@ if (MODE === "fresh") {
   let runs = fresh() + "/runs"
   let chains = 1
   for (let trial = 1; trial <= TRIALS; trial++) {
-    const at = Math.round(1000 + random() * 29_000)
+    const at = Math.round(1000 + random() * (MAX_DELAY_MS - 1000))
     const killed = await run(runs, at)
     const committed = existsSync(path.join(runs, "peftlab.db")) ? Object.keys(digests(runs)).length : 0
     const integrity = existsSync(path.join(runs, "peftlab.db")) ? check(runs).integrity : "no db yet"
