@@ -28,12 +28,22 @@ export const unmountAll = (): void => {
   for (const dir of mounted.splice(0)) execFileSync("umount", ["-l", dir], { stdio: "pipe" })
 }
 
-/** Runs the CLI as its own process; resolves with the exit code, output and seconds taken. */
+/**
+ * Runs the CLI as its own process; resolves with the exit code, output, seconds taken and
+ * seconds from the first `FAILED` line to the exit (how long the run took to end after a fault).
+ */
 export const runProcess = async (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv = {}) => {
   const t0 = Date.now()
   const child = spawnCli(argv, env)
+  let failedAt: number | undefined
+  const watch = () => {
+    if (failedAt === undefined && child.output().includes("FAILED")) failedAt = Date.now()
+  }
+  child.stdout?.on("data", watch)
+  child.stderr?.on("data", watch)
   const code = await child.exited
-  return { code, output: child.output(), seconds: (Date.now() - t0) / 1000 }
+  const end = Date.now()
+  return { code, output: child.output(), seconds: (end - t0) / 1000, secondsAfterFailure: failedAt === undefined ? undefined : (end - failedAt) / 1000 }
 }
 
 /** Every file under `dir`, relative. */
