@@ -6,14 +6,15 @@
  * moments and step count, base tensors the method writes) or a pure function of the step
  * (the batch, the dropout masks, the learning rate).
  */
-import { mkdir, rename, rm } from "node:fs/promises"
+import { mkdir, rm } from "node:fs/promises"
 import { existsSync } from "node:fs"
 import { join } from "node:path"
 import * as tf from "@tensorflow/tfjs"
 import { param, type GPT } from "../model/gpt.ts"
 import type { BatchTensors } from "../model/completion-batches.ts"
 import { lrAt, type Schedule } from "../model/schedule.ts"
-import { readSafetensors, writeSafetensors } from "../model/safetensors.ts"
+import { encodeSafetensors, readSafetensors } from "../model/safetensors.ts"
+import { writeFileDurable } from "../store/durable.ts"
 import type { Adapter } from "./adapter.ts"
 import { assignBase } from "./base-writes.ts"
 import { Trainer, type TrainerOptions } from "./trainer.ts"
@@ -129,8 +130,9 @@ const checkpoint = async (dir: string, tr: Trainer, p: Progress): Promise<void> 
     ...base.map((k): [string, tf.Tensor] => [`base/${k}`, param(tr.model, k)]),
   ]
   const entries = named.map(([name, t]) => ({ name, dtype: "F32" as const, shape: t.shape, data: Float32Array.from(t.dataSync() as Float32Array) }))
-  await writeSafetensors(join(dir, `${CKPT}.tmp`), entries, { [META]: JSON.stringify({ ...p, optimizerStep: tr.optimizer.stepCount }) })
-  await rename(join(dir, `${CKPT}.tmp`), join(dir, CKPT))
+  // fsynced before the rename (a power loss leaves the old checkpoint or the new one), and a
+  // failed write (disk full) leaves no partial temporary behind.
+  writeFileDurable(join(dir, CKPT), encodeSafetensors(entries, { [META]: JSON.stringify({ ...p, optimizerStep: tr.optimizer.stepCount }) }))
 }
 
 const restore = async (dir: string, tr: Trainer): Promise<Progress | null> => {

@@ -16,8 +16,9 @@ export const USAGE = `usage:
   peftlab plot [<pipeline.yaml>] --out curves.svg|.png [--runs-dir DIR]
   peftlab export <pipeline.yaml> <stage-id> <out-dir> [--backend B] [--runs-dir DIR]
   peftlab runs [--json] [--runs-dir DIR]
-  peftlab gc [--runs-dir DIR]
-exit codes: 0 done, 1 a stage failed, 2 invalid input, 130 interrupted. PEFTLAB_RUNS_DIR overrides runs/.`
+  peftlab gc [--dry-run] [--json] [--runs-dir DIR]
+exit codes: 0 done, 1 a stage failed (a disk full or a dead worker included), 2 invalid input or unusable runs directory/database,
+70 a bug in peftlab, 130 interrupted. PEFTLAB_RUNS_DIR overrides runs/.`
 
 export type Output = "auto" | "plain" | "json"
 
@@ -34,7 +35,7 @@ export type Command =
   | (Common & { readonly type: "compare"; readonly pipeline?: string; readonly baseline: string; readonly format: "table" | "md" | "csv" | "json" | "latex" })
   | (Common & { readonly type: "plot"; readonly pipeline?: string; readonly out: string })
   | (Common & { readonly type: "runs"; readonly json: boolean })
-  | (Common & { readonly type: "gc" })
+  | (Common & { readonly type: "gc"; readonly dryRun: boolean; readonly json: boolean })
   | { readonly type: "help" }
 
 const OPTIONS = {
@@ -48,6 +49,7 @@ const OPTIONS = {
   baseline: { type: "string" },
   format: { type: "string" },
   out: { type: "string" },
+  "dry-run": { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const
 
@@ -100,7 +102,7 @@ const parse = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Command => 
       return { ...common, type: "runs", json: v.json === true }
     case "gc":
       need(0, "no arguments")
-      return { ...common, type: "gc" }
+      return { ...common, type: "gc", dryRun: v["dry-run"] === true, json: v.json === true }
     default:
       throw new UsageError({ message: `unknown command "${command}"` })
   }

@@ -16,9 +16,10 @@ import { compilePipeline } from "../pipeline/compile.ts"
 import type { PlannedInstance } from "../pipeline/plan.ts"
 import { PipelineInvalid } from "../pipeline/problems.ts"
 import { parseYaml } from "../pipeline/yaml-source.ts"
-import { openDb } from "../store/db.ts"
+import { DB_FILE, isDamage, openDb } from "../store/db.ts"
+import { asResourceFault, StoreUnusable } from "../store/faults.ts"
 import { collectGarbage } from "../store/gc.ts"
-import { recoverStale } from "../store/recover.ts"
+import type { GcReport } from "../store/gc.ts"
 import { Store } from "../store/store.ts"
 import type { EventSink } from "../ui/sink.ts"
 import { makeJsonSink } from "../ui/json.ts"
@@ -38,7 +39,12 @@ const line = (out: NodeJS.WritableStream, text: string) => Effect.sync(() => out
 
 /** The end-of-run comparison table, read from SQLite; undefined when there is nothing to compare. */
 const comparisonText = (runsDir: string, pipeline: string) => async (): Promise<string | undefined> => {
-  const db = openDb(runsDir, { create: false })
+  let db: ReturnType<typeof openDb>
+  try {
+    db = openDb(runsDir, { create: false })
+  } catch {
+    return undefined // the store became unusable during the run (a full disk): the run's own messages say so
+  }
   if (db === undefined) return undefined
   try {
     const { loadComparison, formatComparison } = await import("../report/compare.ts")
@@ -80,7 +86,7 @@ const inspect = (cmd: Inspect, registry: Registry, io: Io) =>
     const pipeline = yield* compilePipeline(cmd.pipeline, kindsOf(registry))
     const backend = yield* Effect.promise(() => resolveBackend(cmd.backend))
     const db = openDb(cmd.runsDir, { create: false })
-    const store = db === undefined ? undefined : new Store(db)
+    const store = db === undefined ? undefined : new Store(db, cmd.runsDir)
     try {
       const plan = makePlan(store, { pipeline, projectDir: projectRoot(), backend, force: () => false })
       if (cmd.type === "status") return yield* line(io.stdout, cmd.json ? statusJson(plan) : formatStatus(plan)).pipe(Effect.as(0))
@@ -121,17 +127,18 @@ const run = (cmd: Extract<Command, { type: "run" }>, registry: Registry, io: Io)
     const matchers = cmd.force.map((g) => picomatch(g))
     const backend = yield* Effect.promise(() => resolveBackend(cmd.backend))
     const sink = yield* Effect.promise(() => makeSink(cmd.output, io, comparisonText(cmd.runsDir, pipeline.name)))
-    const status = yield* runPipeline({
+    const { status, notes } = yield* runPipeline({
       pipeline, registryModule: registry.module, runsDir: cmd.runsDir, projectDir: projectRoot(), backend, jobs: cmd.jobs,
       keepGoing: cmd.keepGoing, force: (id) => matchers.some((m) => m(id)), sink, argv: io.argv,
       ...(dashboardWanted(cmd.output, io) ? { workerLog: "worker.log" } : {}),
     }).pipe(Effect.ensuring(Effect.promise(() => sink.close())))
+    for (const note of notes) io.stderr.write(`peftlab: ${note}\n`)
     return status === "succeeded" ? 0 : status === "failed" ? 1 : 130
   })
 
-const withDb = <A>(runsDir: string, io: Io, f: (store: Store) => A): Effect.Effect<A | 0> =>
+const withDb = <A>(runsDir: string, io: Io, f: (store: Store) => A, check = false): Effect.Effect<A | 0> =>
   Effect.sync(() => {
-    const db = openDb(runsDir, { create: false })
+    const db = openDb(runsDir, { create: false, check })
     if (db === undefined) {
       io.stdout.write(`no runs directory at ${runsDir}\n`)
       return 0 as const
@@ -176,6 +183,19 @@ const report = (cmd: Extract<Command, { type: "compare" | "plot" }>, io: Io) =>
     }
   })
 
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`
+
+const formatGc = (r: GcReport): string => {
+  if (r.liveRuns.length > 0) return `gc: ${r.liveRuns.map((l) => `run ${l.id} (pid ${l.pid})`).join(", ")} ${r.liveRuns.length === 1 ? "is" : "are"} live; gc removes nothing while a run is live`
+  const verb = r.dryRun ? "would free" : "freed"
+  const count = (what: string) => r.items.filter((i) => i.what === what).length
+  const lines = r.items.map((i) => `  ${i.what.padEnd(8)} ${i.path} (${mib(i.bytes)})`)
+  return [
+    ...lines,
+    `gc: ${verb} ${mib(r.bytes)} (${r.bytes} bytes): ${count("artifact")} superseded artifacts, ${count("orphan")} orphan store folders, ${count("scratch")} orphan scratch folders, ${count("tmp")} temporary folders${r.dryRun ? " (dry run: nothing removed)" : ""}`,
+  ].join("\n")
+}
+
 const dispatch = (cmd: Command, registry: Registry, io: Io): Effect.Effect<number, PipelineInvalid> => {
   switch (cmd.type) {
     case "help":
@@ -193,21 +213,37 @@ const dispatch = (cmd: Command, registry: Registry, io: Io): Effect.Effect<numbe
       return withDb(cmd.runsDir, io, (s) => (io.stdout.write((cmd.json ? JSON.stringify(listRuns(s.db)) : formatRuns(listRuns(s.db))) + "\n"), 0))
     case "gc":
       return withDb(cmd.runsDir, io, (s) => {
-        const { otherLiveRuns } = recoverStale(s.db, cmd.runsDir)
-        const r = collectGarbage(s.db, cmd.runsDir, { otherLiveRuns })
-        io.stdout.write(otherLiveRuns > 0 ? "gc: another run is live; nothing removed\n" : `gc: removed ${r.artifacts} unreferenced artifacts, ${r.folders} orphan folders\n`)
+        const r = collectGarbage(s.db, cmd.runsDir, { dryRun: cmd.dryRun })
+        io.stdout.write((cmd.json ? JSON.stringify(r) : formatGc(r)) + "\n")
         return 0
-      })
+      }, true)
   }
+}
+
+/**
+ * Expected failures that surface as thrown errors from the synchronous store code, mapped to the
+ * exit-code table (README): an unusable runs directory or database is 2 (nothing was touched),
+ * a resource fault outside any stage (disk full while opening or recording the run) is 1.
+ * Anything else stays a defect: run-main.ts reports it as a bug (70).
+ */
+const expectedDefect = (d: unknown, runsDir: string | undefined, io: Io): Effect.Effect<number> | undefined => {
+  if (d instanceof InputFileMissing || d instanceof BackendUnavailable) return line(io.stderr, d.message).pipe(Effect.as(2))
+  if (d instanceof StoreUnusable) return line(io.stderr, `peftlab: ${d.message}`).pipe(Effect.as(2))
+  if (isDamage(d) && runsDir !== undefined) {
+    const file = `${runsDir}/${DB_FILE}`
+    return line(io.stderr, `peftlab: ${file}: is damaged (${d instanceof Error ? d.message : String(d)}).\npeftlab left it untouched. Move it aside (mv ${file} ${file}.broken) to start a new store there, or pass --runs-dir DIR to use another runs directory.`).pipe(Effect.as(2))
+  }
+  const fault = asResourceFault(d, "running peftlab", runsDir ?? "")
+  if (fault !== undefined) return line(io.stderr, `peftlab: ${fault.message}.\nFree space (or fix the file system) and rerun: committed stages are kept, a train resumes from its last checkpoint.`).pipe(Effect.as(1))
+  return undefined
 }
 
 export const cli = (argv: ReadonlyArray<string>, registry: Registry, io: Io): Effect.Effect<number> => {
   const cmd = parseCommand(argv, io.env)
   if (cmd instanceof UsageError) return line(io.stderr, `peftlab: ${cmd.message}\n${USAGE}`).pipe(Effect.as(2))
+  const runsDir = "runsDir" in cmd ? cmd.runsDir : undefined
   return dispatch(cmd, registry, io).pipe(
     Effect.catch((e) => line(io.stderr, `${e.message}\n${e.problems.length} problem${e.problems.length === 1 ? "" : "s"}; nothing was run`).pipe(Effect.as(2))),
-    Effect.catchDefect((d) =>
-      d instanceof InputFileMissing || d instanceof BackendUnavailable ? line(io.stderr, d.message).pipe(Effect.as(2)) : Effect.die(d),
-    ),
+    Effect.catchDefect((d) => expectedDefect(d, runsDir, io) ?? Effect.die(d)),
   )
 }

@@ -2,6 +2,11 @@
  * A whole run: open the store (recovering from crashed runs), plan, record the run, schedule,
  * and record how it ended — also when interrupted, in a finalizer. Events go to the sink and,
  * batched, to the `events` table.
+ *
+ * On a full disk the events table may refuse rows: events are then kept in a bounded buffer and
+ * retried at the next flush, the oldest dropped past the bound; the scheduler never waits on
+ * them, and the run says how many it could not store. Recording the run's end may fail the same
+ * way: the run row then stays `running` until the next start's recovery marks it interrupted.
  */
 import * as os from "node:os"
 import * as path from "node:path"
@@ -11,6 +16,7 @@ import { planPipeline } from "../pipeline/plan.ts"
 import type { PlannedInstance } from "../pipeline/plan.ts"
 import type { EventSink } from "../ui/sink.ts"
 import { openDb } from "../store/db.ts"
+import { asResourceFault } from "../store/faults.ts"
 import { recoverStale } from "../store/recover.ts"
 import { Store } from "../store/store.ts"
 import type { RunEvent } from "./events.ts"
@@ -38,9 +44,18 @@ export interface RunOptions {
 
 export type RunStatus = "succeeded" | "failed" | "interrupted"
 
+export interface RunResult {
+  readonly status: RunStatus
+  /** What the user should know beyond the events: events not stored, the end not recorded. */
+  readonly notes: ReadonlyArray<string>
+}
+
+/** Past this many unstored events (a full disk), the oldest are dropped. */
+const MAX_BUFFERED_EVENTS = 20_000
+
 const openStore = (runsDir: string) =>
   Effect.acquireRelease(
-    Effect.sync(() => new Store(openDb(runsDir, { create: true })!)),
+    Effect.sync(() => new Store(openDb(runsDir, { create: true, check: true })!, runsDir)),
     (store) => Effect.sync(() => store.db.close()),
   )
 
@@ -50,33 +65,56 @@ export const makePlan = (store: Store | undefined, options: Pick<RunOptions, "pi
     lookup: (fps) => store?.cacheLookupMany(fps) ?? new Map(),
     lastGoodFields: (id) => store?.lastGoodFields(id),
     force: options.force,
+    missReason: (fp) => store?.damaged.get(fp),
   })
 
 const environment = (options: RunOptions) => ({ node: process.version, platform: process.platform, cpus: os.cpus().length, backend: backendIdentity(options.backend), argv: options.argv })
 
 /** The end of a run is recorded even on Ctrl-C: only the scheduling itself is interruptible. */
-export const runPipeline = (options: RunOptions): Effect.Effect<RunStatus> =>
+export const runPipeline = (options: RunOptions): Effect.Effect<RunResult> =>
   Effect.scoped(Effect.uninterruptibleMask((restore) =>
     Effect.gen(function* () {
       const store = yield* openStore(options.runsDir)
       recoverStale(store.db, options.runsDir)
-      const plan = makePlan(store, options)
       const { pipeline } = options
+      // Registered before planning, so gc (which removes nothing while a run is live) cannot
+      // delete a cache entry this plan is about to use; an input error while planning removes
+      // the row again (exit 2 writes nothing).
       const runId = store.beginRun({ pipeline: pipeline.name, pipelinePath: pipeline.displayPath, backend: options.backend, jobs: options.jobs, environment: environment(options) })
+      let plan: ReadonlyArray<PlannedInstance>
+      try {
+        plan = makePlan(store, options)
+      } catch (e) {
+        store.db.prepare(`DELETE FROM runs WHERE id = ?`).run(runId)
+        throw e
+      }
       const started = Date.now()
       const counts = emptyCounts()
       let seq = 0
       let buffered: Array<RunEvent> = []
+      let dropped = 0
+      let unstored: string | undefined
+      const notes: Array<string> = []
       const flush = () => {
-        store.insertEvents(runId, seq, buffered)
-        seq += buffered.length
-        buffered = []
+        try {
+          store.insertEvents(runId, seq, buffered)
+          seq += buffered.length
+          buffered = []
+        } catch (e) {
+          const fault = asResourceFault(e, "recording the run's events", path.join(options.runsDir, "peftlab.db"))
+          if (fault === undefined) throw e
+          unstored = fault.message
+          if (buffered.length > MAX_BUFFERED_EVENTS) {
+            dropped += buffered.length - MAX_BUFFERED_EVENTS
+            buffered = buffered.slice(-MAX_BUFFERED_EVENTS)
+          }
+        }
       }
       const emit = (e: RunEvent) => {
         if (e.type === "stage-interrupted") counts.interrupted++
         options.sink.onEvent(e)
         buffered.push(e)
-        if (buffered.length >= 200) flush()
+        if (buffered.length >= 200 && buffered.length % 200 === 0) flush()
       }
       const pool = yield* Effect.acquireRelease(
         Effect.sync(() => new WorkerPool({ size: options.jobs, registryModule: options.registryModule, ...(options.workerLog === undefined ? {} : { workerLog: path.join(options.runsDir, options.workerLog) }) })),
@@ -93,7 +131,15 @@ export const runPipeline = (options: RunOptions): Effect.Effect<RunStatus> =>
       const status: RunStatus = Exit.isSuccess(exit) ? (counts.failed > 0 ? "failed" : "succeeded") : "interrupted"
       emit({ type: "run-finished", at: Date.now(), runId, status, durationMs: Date.now() - started, counts })
       flush()
-      store.finishRun(runId, status)
-      return status
+      if (unstored !== undefined && (buffered.length > 0 || dropped > 0))
+        notes.push(`${buffered.length + dropped} events of run ${runId} could not be stored in the runs database: ${unstored}`)
+      try {
+        store.finishRun(runId, status)
+      } catch (e) {
+        const fault = asResourceFault(e, "recording the end of the run", path.join(options.runsDir, "peftlab.db"))
+        if (fault === undefined) throw e
+        notes.push(`the end of run ${runId} could not be recorded (${fault.message}); the next run will mark it interrupted`)
+      }
+      return { status, notes }
     }),
   ))

@@ -2,13 +2,14 @@
  * The scheduler: runs the ready set of a plan, up to `jobs` at once, one worker slot each.
  * Fail-fast (default): after a failure nothing new starts, running stages finish, and every
  * instance that did not run is recorded as skipped. `keepGoing`: only the dependents of a
- * failed instance are skipped.
+ * failed instance are skipped. A resource fault (disk full …) under fail-fast also interrupts
+ * the running stages (they would meet the same wall): the run ends within the pool's grace period.
  */
 import { Effect, Fiber, Queue } from "effect"
 import { dependenciesOf } from "../pipeline/expand.ts"
 import type { PlannedInstance } from "../pipeline/plan.ts"
 import type { StageStatus } from "./events.ts"
-import { artifactOf, executeInstance } from "./execute.ts"
+import { artifactOf, executeInstance, RESOURCE_FAULT_TAG } from "./execute.ts"
 import type { ExecuteContext, Outcome } from "./execute.ts"
 import type { InputArtifact } from "./stage.ts"
 import type { ExecutionRecord } from "../store/store.ts"
@@ -95,9 +96,25 @@ export const schedule = (ctx: Omit<ExecuteContext, "results">, plan: ReadonlyArr
     const free = Array.from({ length: options.jobs }, (_, i) => options.jobs - 1 - i)
     let running = 0
     let stopping = false
-    const fibers = new Set<Fiber.Fiber<unknown>>()
+    const fibers = new Map<Fiber.Fiber<unknown>, string>()
     // On interruption, stop every running stage and wait until each has recorded itself.
-    yield* Effect.addFinalizer(() => Fiber.interruptAll([...fibers]))
+    yield* Effect.addFinalizer(() => Fiber.interruptAll([...fibers.keys()]))
+    const record = (c: Completion) => {
+      running--
+      free.push(c.slot)
+      finished.add(c.id)
+      if (c.outcome.type === "failed") {
+        counts.failed++
+        if (!options.keepGoing) stopping = true
+        for (const d of dependents.get(c.id) ?? []) skip(d, `needs ${c.id}, which failed`)
+      } else if (c.outcome.type === "cached") {
+        finished.delete(c.id)
+        cached(byId.get(c.id)!, c.outcome.hit)
+      } else {
+        counts.succeeded++
+        satisfied(c.id, c.outcome.artifact)
+      }
+    }
     while (true) {
       while (!stopping && ready.length > 0) {
         const id = takeNext()
@@ -113,25 +130,20 @@ export const schedule = (ctx: Omit<ExecuteContext, "results">, plan: ReadonlyArr
         const slot = free.pop()!
         running++
         const fiber = yield* Effect.forkChild(executeInstance({ ...ctx, results }, p, slot, options.force(id)).pipe(Effect.flatMap((outcome) => Queue.offer(done, { id, slot, outcome }))))
-        fibers.add(fiber)
+        fibers.set(fiber, id)
         fiber.addObserver(() => fibers.delete(fiber))
       }
       flushRows()
       if (running === 0) break
       const c = yield* Queue.take(done)
-      running--
-      free.push(c.slot)
-      finished.add(c.id)
-      if (c.outcome.type === "failed") {
-        counts.failed++
-        if (!options.keepGoing) stopping = true
-        for (const d of dependents.get(c.id) ?? []) skip(d, `needs ${c.id}, which failed`)
-      } else if (c.outcome.type === "cached") {
-        finished.delete(c.id)
-        cached(byId.get(c.id)!, c.outcome.hit)
-      } else {
-        counts.succeeded++
-        satisfied(c.id, c.outcome.artifact)
+      record(c)
+      if (c.outcome.type === "failed" && c.outcome.error.tag === RESOURCE_FAULT_TAG && !options.keepGoing) {
+        // Stop the others now (each records itself interrupted), keep what finished meanwhile.
+        const others = [...fibers.entries()]
+        yield* Fiber.interruptAll(others.map(([f]) => f))
+        for (let more = yield* Queue.poll(done); more._tag === "Some"; more = yield* Queue.poll(done)) record(more.value)
+        for (const [, id] of others) finished.add(id)
+        break
       }
     }
     for (const p of plan) if (!finished.has(p.instance.id)) skip(p.instance.id, "the run stopped after a failure")

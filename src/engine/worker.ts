@@ -8,15 +8,23 @@ import { Cause, Effect, Exit, Fiber, Schema } from "effect"
 import type { FromWorker, Job, ToWorker, WireError } from "./protocol.ts"
 import type { AnyStageDefinition, StageContext } from "./stage.ts"
 import { StageError } from "./stage.ts"
+import { asResourceFault } from "../store/faults.ts"
 
 const send = (m: FromWorker): void => {
   process.send?.(m)
 }
 
-const wireError = (cause: Cause.Cause<StageError>): WireError => {
+const wireError = (job: Job, cause: Cause.Cause<StageError>): WireError => {
   if (Cause.hasInterruptsOnly(cause)) return { tag: "StageError", reason: "Interrupted", message: "interrupted" }
   const failure = Cause.squash(cause)
-  if (failure instanceof StageError) return { tag: "StageError", reason: failure.reason, message: failure.message }
+  // Disk full, quota, read-only or I/O error while the stage wrote: no stack trace, what and where.
+  const fault = asResourceFault(failure, `${job.id} wrote its output or checkpoint`, job.outDir)
+  if (fault !== undefined) return { tag: "ResourceFault", reason: fault.code, message: fault.message }
+  if (failure instanceof StageError) {
+    const code = /\b(ENOSPC|EDQUOT|EROFS|EIO|SQLITE_FULL)\b/.exec(failure.message)?.[1]
+    if (code !== undefined) return { tag: "ResourceFault", reason: code, message: failure.message }
+    return { tag: "StageError", reason: failure.reason, message: failure.message }
+  }
   const message = failure instanceof Error ? (failure.stack ?? failure.message) : String(failure)
   return { tag: "Defect", reason: "Failed", message }
 }
@@ -62,7 +70,7 @@ const main = async () => {
     fiber.addObserver((exit) => {
       current = undefined
       if (Exit.isSuccess(exit)) send({ type: "done", summary: exit.value.summary, peakRssBytes: process.resourceUsage().maxRSS * 1024 })
-      else send({ type: "failed", error: wireError(exit.cause) })
+      else send({ type: "failed", error: wireError(m.job, exit.cause) })
     })
   })
   send({ type: "ready" })

@@ -6,13 +6,14 @@
  * Resume is exact: the batch at step t depends only on (seed, t), the schedule only on t, and
  * a checkpoint holds every weight and both Adam moments bit for bit.
  */
-import { existsSync, mkdirSync, renameSync } from "node:fs"
+import { existsSync, mkdirSync } from "node:fs"
 import { join } from "node:path"
 import * as tf from "@tensorflow/tfjs"
 import { AdamW, type ParamGroup } from "./adamw.ts"
 import { clipByGlobalNorm } from "./clip.ts"
 import { forward, maskedCrossEntropy, type GPT } from "./gpt.ts"
-import { readSafetensors, writeSafetensors } from "./safetensors.ts"
+import { encodeSafetensors, readSafetensors } from "./safetensors.ts"
+import { writeFileDurable } from "../store/durable.ts"
 import { lrAt } from "./schedule.ts"
 import { batchOffsets, evalOffsets, windows } from "./token-data.ts"
 
@@ -208,8 +209,8 @@ const checkpoint = (dir: string, model: GPT, optimizer: AdamW, step: number): vo
   ].map(([name, t]) => ({ name, dtype: "F32" as const, shape: t.shape, data: t.dataSync() as Float32Array }))
   // One file, one rename: the step counter rides in the metadata so weights and counter
   // can never come from different steps after a kill.
-  writeSafetensors(join(dir, `${CKPT}.tmp`), entries, { [META]: JSON.stringify({ step, optimizerStep: optimizer.stepCount }) })
-  renameSync(join(dir, `${CKPT}.tmp`), join(dir, CKPT))
+  // fsynced before the rename; a failed write (disk full) leaves no partial temporary behind.
+  writeFileDurable(join(dir, CKPT), encodeSafetensors(entries, { [META]: JSON.stringify({ step, optimizerStep: optimizer.stepCount }) }))
 }
 
 /** Loads the last checkpoint into `model` and `optimizer`; returns its step (0 when none). */

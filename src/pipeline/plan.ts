@@ -24,6 +24,8 @@ export interface PlanOptions {
   readonly lookup: (fingerprints: ReadonlyArray<string>) => ReadonlyMap<string, CacheHit>
   readonly lastGoodFields: (instanceId: string) => ReadonlyArray<Field> | undefined
   readonly force: (instanceId: string) => boolean
+  /** Why a committed result was not a hit (a damaged artifact), when the lookup knows. */
+  readonly missReason?: (fingerprint: string) => string | undefined
 }
 
 const reasonFor = (instance: Instance, fields: ReadonlyArray<Field>, options: PlanOptions): string => {
@@ -49,6 +51,7 @@ export const planPipeline = (pipeline: Pipeline, options: PlanOptions): Readonly
   const hits = options.lookup(fingerprinted.map((x) => x.fingerprint))
   return fingerprinted.map(({ instance, fields, fingerprint }) => {
     const cached = options.force(instance.id) ? undefined : hits.get(fingerprint)
-    return { instance, fingerprint, fields, cached, reason: cached === undefined ? reasonFor(instance, fields, options) : undefined }
+    const reason = cached === undefined ? (options.force(instance.id) ? undefined : options.missReason?.(fingerprint)) ?? reasonFor(instance, fields, options) : undefined
+    return { instance, fingerprint, fields, cached, reason }
   })
 }

@@ -3,9 +3,14 @@
  * digested (sha256 of its manifest: relative paths, sizes, file digests) and renamed to
  * `store/<d[:2]>/<d>/`. A rename is atomic, and only the SQLite commit that follows makes the
  * folder a cache entry; a folder in `store/` without its row is an orphan that start-up removes.
+ * Every file and folder is fsynced before the rename and the parent folders after it, so the
+ * commit never points at data still in the page cache (durable.ts). A cache hit checks the
+ * folder against its manifest (`verifyArtifact`, sizes only: cheap) and is a miss when damaged.
  */
 import { createHash, randomBytes } from "node:crypto"
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs"
+import { fsyncPath, fsyncTree } from "./durable.ts"
+import { ownStart } from "./liveness.ts"
 import * as path from "node:path"
 import { canonicalJson } from "../engine/canonical.ts"
 
@@ -43,14 +48,22 @@ export const digestFolder = (dir: string): Manifest => {
 
 export const storePath = (digest: string): string => `store/${digest.slice(0, 2)}/${digest}`
 
-/** Moves a finished output folder into the store; returns its path relative to the runs directory. */
-export const placeInStore = (runsDir: string, tmpDir: string, digest: string): string => {
-  const rel = storePath(digest)
+/**
+ * Moves a finished output folder into the store; returns its path relative to the runs directory
+ * and whether this call placed it (false: the same content was already there and verified).
+ * A folder already there that fails its manifest (damaged) is replaced.
+ */
+export const placeInStore = (runsDir: string, tmpDir: string, manifest: Manifest): { readonly rel: string; readonly placed: boolean } => {
+  const rel = storePath(manifest.digest)
   const target = path.join(runsDir, rel)
   if (existsSync(target)) {
-    rmSync(tmpDir, { recursive: true, force: true })
-    return rel
+    if (verifyArtifact(target, manifest.files) === undefined) {
+      rmSync(tmpDir, { recursive: true, force: true })
+      return { rel, placed: false }
+    }
+    rmSync(target, { recursive: true, force: true })
   }
+  fsyncTree(tmpDir)
   mkdirSync(path.dirname(target), { recursive: true })
   try {
     renameSync(tmpDir, target)
@@ -58,13 +71,33 @@ export const placeInStore = (runsDir: string, tmpDir: string, digest: string): s
     // Another run placed the same content between our check and the rename.
     if (!existsSync(target)) throw e
     rmSync(tmpDir, { recursive: true, force: true })
+    return { rel, placed: false }
   }
-  return rel
+  fsyncPath(path.dirname(target))
+  fsyncPath(path.dirname(path.dirname(target)))
+  return { rel, placed: true }
 }
 
-/** A fresh temporary output folder, named by our pid so start-up can tell whose it is. */
+/**
+ * Checks a stored folder against its manifest by file sizes (a stat per file: cheap enough for
+ * every cache hit). Returns what is wrong, or undefined when it matches.
+ */
+export const verifyArtifact = (dir: string, files: ReadonlyArray<Pick<ManifestEntry, "path" | "bytes">>): string | undefined => {
+  for (const f of files) {
+    let size: number
+    try {
+      size = statSync(path.join(dir, f.path)).size
+    } catch {
+      return `${f.path} is missing`
+    }
+    if (size !== f.bytes) return `${f.path} is ${size} bytes, its manifest says ${f.bytes}`
+  }
+  return undefined
+}
+
+/** A fresh temporary output folder, named by our pid and start time so start-up can tell whose it is. */
 export const makeTmpDir = (runsDir: string): string => {
-  const dir = path.join(runsDir, "tmp", `${process.pid}-${randomBytes(6).toString("hex")}`)
+  const dir = path.join(runsDir, "tmp", `${process.pid}-${ownStart() ?? "0"}-${randomBytes(6).toString("hex")}`)
   mkdirSync(dir, { recursive: true })
   return dir
 }

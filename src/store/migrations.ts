@@ -99,4 +99,9 @@ export const migrations: ReadonlyArray<string> = [
     acquired_at TEXT NOT NULL
   );
   `,
+  /* 2 */ `
+  -- Liveness is pid + process start time (liveness.ts): a recycled pid is not the holder.
+  ALTER TABLE runs ADD COLUMN pid_start TEXT;
+  ALTER TABLE locks ADD COLUMN pid_start TEXT;
+  `,
 ]

@@ -5,7 +5,10 @@
 import type { Database as Db, Statement } from "better-sqlite3"
 import type { Field } from "../engine/fingerprint.ts"
 import type { FactorValue, RunEvent } from "../engine/events.ts"
-import type { Manifest } from "./artifacts.ts"
+import * as path from "node:path"
+import { verifyArtifact } from "./artifacts.ts"
+import type { Manifest, ManifestEntry } from "./artifacts.ts"
+import { ownStart } from "./liveness.ts"
 
 export interface CacheHit {
   readonly executionId: number
@@ -49,7 +52,21 @@ export type EndStatus = "failed" | "interrupted"
 const now = () => new Date().toISOString()
 
 export class Store {
-  constructor(readonly db: Db) {}
+  /**
+   * With `runsDir`, every cache hit is checked against its manifest (file sizes); a damaged
+   * artifact is a miss, and why is kept in `damaged` (fingerprint → what is wrong).
+   */
+  constructor(readonly db: Db, readonly runsDir?: string) {}
+
+  readonly damaged = new Map<string, string>()
+
+  private intact(fingerprint: string, artifactPath: string, manifest: string): boolean {
+    if (this.runsDir === undefined) return true
+    const problem = verifyArtifact(path.join(this.runsDir, artifactPath), JSON.parse(manifest) as ReadonlyArray<ManifestEntry>)
+    if (problem === undefined) return true
+    this.damaged.set(fingerprint, `stored artifact ${artifactPath} is damaged (${problem}): a miss`)
+    return false
+  }
 
   private readonly statements = new Map<string, Statement>()
 
@@ -66,27 +83,28 @@ export class Store {
   cacheLookup(fingerprint: string): CacheHit | undefined {
     const row = this
       .stmt(
-        `SELECT c.execution_id AS executionId, c.artifact_digest AS artifactDigest, a.path AS artifactPath, e.summary AS summary
+        `SELECT c.execution_id AS executionId, c.artifact_digest AS artifactDigest, a.path AS artifactPath, a.manifest AS manifest, e.summary AS summary
          FROM cache c JOIN artifacts a ON a.digest = c.artifact_digest JOIN executions e ON e.id = c.execution_id
          WHERE c.fingerprint = ?`,
       )
-      .get(fingerprint) as { executionId: number; artifactDigest: string; artifactPath: string; summary: string | null } | undefined
-    return row === undefined ? undefined : { ...row, summary: JSON.parse(row.summary ?? "{}") as CacheHit["summary"] }
+      .get(fingerprint) as { executionId: number; artifactDigest: string; artifactPath: string; manifest: string; summary: string | null } | undefined
+    if (row === undefined || !this.intact(fingerprint, row.artifactPath, row.manifest)) return undefined
+    return { executionId: row.executionId, artifactDigest: row.artifactDigest, artifactPath: row.artifactPath, summary: JSON.parse(row.summary ?? "{}") as CacheHit["summary"] }
   }
 
   /** Many lookups in one query (the plan of a large pipeline); summaries are read when first used. */
   cacheLookupMany(fingerprints: ReadonlyArray<string>): ReadonlyMap<string, CacheHit> {
     const rows = this.stmt(
-      `SELECT c.fingerprint AS fingerprint, c.execution_id AS executionId, c.artifact_digest AS artifactDigest, a.path AS artifactPath
+      `SELECT c.fingerprint AS fingerprint, c.execution_id AS executionId, c.artifact_digest AS artifactDigest, a.path AS artifactPath, a.manifest AS manifest
        FROM cache c JOIN artifacts a ON a.digest = c.artifact_digest
        WHERE c.fingerprint IN (SELECT value FROM json_each(?))`,
-    ).raw().all(JSON.stringify(fingerprints)) as Array<[string, number, string, string]>
+    ).raw().all(JSON.stringify(fingerprints)) as Array<[string, number, string, string, string]>
     const summaryOf = (id: number) => {
       const row = this.stmt(`SELECT summary FROM executions WHERE id = ?`).get(id) as { summary: string | null } | undefined
       return JSON.parse(row?.summary ?? "{}") as CacheHit["summary"]
     }
     return new Map(
-      rows.map(([fingerprint, executionId, artifactDigest, artifactPath]) => {
+      rows.filter(([fingerprint, , , artifactPath, manifest]) => this.intact(fingerprint, artifactPath, manifest)).map(([fingerprint, executionId, artifactDigest, artifactPath]) => {
         let summary: CacheHit["summary"] | undefined
         const hit: CacheHit = { executionId, artifactDigest, artifactPath, get summary() { return (summary ??= summaryOf(executionId)) } }
         return [fingerprint, hit]
@@ -104,8 +122,8 @@ export class Store {
 
   beginRun(run: RunRecord): number {
     const info = this.db
-      .prepare(`INSERT INTO runs (pipeline, pipeline_path, started_at, status, backend, jobs, environment, pid) VALUES (?, ?, ?, 'running', ?, ?, ?, ?)`)
-      .run(run.pipeline, run.pipelinePath, now(), run.backend, run.jobs, JSON.stringify(run.environment), process.pid)
+      .prepare(`INSERT INTO runs (pipeline, pipeline_path, started_at, status, backend, jobs, environment, pid, pid_start) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)`)
+      .run(run.pipeline, run.pipelinePath, now(), run.backend, run.jobs, JSON.stringify(run.environment), process.pid, ownStart())
     return Number(info.lastInsertRowid)
   }
 

@@ -45,8 +45,8 @@ export const runCli = async (argv: ReadonlyArray<string>, with_: Registry = regi
 }
 
 /** The CLI as its own process (what a user runs), with the fake kinds registered. */
-export const spawnCli = (argv: ReadonlyArray<string>): ChildProcess & { readonly output: () => string; readonly exited: Promise<number | null> } => {
-  const child = spawn(process.execPath, ["--import", "tsx", ENTRY, ...argv], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], detached: false })
+export const spawnCli = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv = {}): ChildProcess & { readonly output: () => string; readonly exited: Promise<number | null> } => {
+  const child = spawn(process.execPath, ["--import", "tsx", ENTRY, ...argv], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], detached: false, env: { ...process.env, ...env } })
   let output = ""
   child.stdout.on("data", (d: Buffer) => (output += d.toString()))
   child.stderr.on("data", (d: Buffer) => (output += d.toString()))

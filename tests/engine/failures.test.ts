@@ -66,7 +66,7 @@ describe("failures", () => {
     const runs = path.join(dir, "runs")
     const r = await runCli(["run", file, "--runs-dir", runs, "--plain", "--jobs", "1", "--keep-going"])
     expect(r.code).toBe(1)
-    expect(r.stdout).toMatch(/FAILED\s+boom: Failed: worker exited \(code 3\) during the stage/)
+    expect(r.stdout).toMatch(/FAILED\s+boom: WorkerDied: worker died \(exit code 3\) during the stage/)
     expect(grab(r.stdout, "finished")).toEqual(["fine"])
     expect(existsSync(path.join(runs, "peftlab.db"))).toBe(true)
   })
