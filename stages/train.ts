@@ -7,6 +7,7 @@
  * steps in the scratch folder; a resumed run ends bit-identical to an uninterrupted one.
  */
 import { Effect, Schema } from "effect"
+import { METHOD_REGISTRIES } from "../src/adapters/specs/index.ts"
 import { defineStage } from "../src/engine/stage.ts"
 
 const int = (d: number) => Schema.Int.pipe(Schema.withDecodingDefaultKey(Effect.succeed(d)))
@@ -48,5 +49,7 @@ export default defineStage<TrainParams>({
     adapter: { description: "the initialized adapter", kinds: ["attach-adapter"] },
   },
   files: (p) => (p.data === "spam-assassin" ? [] : [p.data]),
+  // Depends on its adapter's method's files (inherited from attach-adapter), not on every method.
+  code: { cut: METHOD_REGISTRIES },
   run: (ctx) => Effect.flatMap(Effect.promise(() => import("../src/adapters/jobs/train.ts")), (job) => job.train(ctx)),
 })

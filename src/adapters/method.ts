@@ -9,6 +9,9 @@ import type * as tf from "@tensorflow/tfjs"
 import type { GPT, ProjName } from "../model/gpt.ts"
 import type { ParamGroup } from "../model/adamw.ts"
 import type { Adapter } from "./adapter.ts"
+import type { MethodSpec, OptionValue } from "./method-spec.ts"
+
+export type { OptionSpec, OptionValue } from "./method-spec.ts"
 
 /** One adapted projection. `prefix` is the kernel's name without `.kernel` (`h.0.attn.q`). */
 export interface Target {
@@ -17,13 +20,6 @@ export interface Target {
   readonly dIn: number
   readonly dOut: number
   readonly prefix: string
-}
-
-export type OptionValue = number | boolean
-
-export interface OptionSpec {
-  readonly default: OptionValue
-  readonly doc: string
 }
 
 /** What the user chose, resolved with the method's defaults; recorded in adapter_config.json. */
@@ -74,14 +70,8 @@ export interface Counts {
   readonly frozenAdapter: number
 }
 
-export interface Method {
-  readonly name: string
-  /** `peft_type` in adapter_config.json. */
-  readonly peftType: string
-  readonly description: string
-  /** Documented defaults; `lr` is what train uses when the pipeline leaves lr unset. */
-  readonly defaults: { readonly rank: number; readonly alpha: number; readonly dropout: number; readonly lr: number }
-  readonly options: Readonly<Record<string, OptionSpec>>
+/** A method's maths, on top of its tfjs-free spec (name, defaults, options: specs/<name>.ts). */
+export interface Method extends MethodSpec {
   /** Settings after the method's own rules (e.g. Delta-LoRA forces dropout 0). */
   normalize?(s: AdapterSettings): AdapterSettings
   /** Parameter counts from shapes alone (oracle 8: also for models we never build). */

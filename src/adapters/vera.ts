@@ -14,6 +14,7 @@ import { matmul } from "../model/ops.ts"
 import { uniform } from "./init.ts"
 import { adapterInput } from "./lora.ts"
 import type { AdapterSettings, InitTensor, LayerView, Method, Target } from "./method.ts"
+import { veraSpec } from "./specs/vera.ts"
 
 const maxDims = (targets: ReadonlyArray<{ dIn: number; dOut: number }>) => ({
   maxIn: Math.max(...targets.map((t) => t.dIn)),
@@ -48,14 +49,7 @@ const slices = (v: LayerView, s: AdapterSettings): [tf.Tensor2D, tf.Tensor2D] =>
 }
 
 export const vera: Method = {
-  name: "vera",
-  peftType: "VERA",
-  description: "VeRA: frozen shared random A_s, B_s; per layer trained scaling vectors d (r) and b (d_out)",
-  defaults: { rank: 256, alpha: 256, dropout: 0, lr: 1e-2 },
-  options: {
-    vera_d_init: { default: 0.1, doc: "initial value of every entry of d" },
-    vera_projection_seed: { default: 0, doc: "seed of the shared A_s, B_s" },
-  },
+  ...veraSpec,
   counts: (targets, s) => {
     const { maxIn, maxOut } = maxDims(targets)
     return { trainable: targets.reduce((n, t) => n + t.dOut + s.rank, 0), frozenAdapter: s.rank * (maxIn + maxOut) }

@@ -3,8 +3,10 @@
  *
  *   kind                  the stage kind
  *   version               the kind's `version` (bump to invalidate on purpose)
- *   code:<file>           sha256 of the stage file and of each local module it imports (code-digest.ts)
- *   params.<key>          each decoded param (defaults applied, axes interpolated), canonical JSON
+ *   code:<file>           sha256 of the transpiled JavaScript of the stage file and of each local module
+ *                         it imports by value, narrowed to the instance's method (code-digest.ts)
+ *   params.<key>          each decoded param (defaults applied, axes interpolated), canonical JSON;
+ *                         a kind's `fingerprintParams` may leave out what cannot change its outputs
  *   input.<name>          the fingerprint of the producer instance bound to that input
  *   file:<path>           sha256 of each user file the params name (path as written, relative to the pipeline)
  *   backend               the resolved compute backend's identity (native: with its OpenBLAS core)
@@ -66,12 +68,12 @@ export const fingerprintFields = (instance: Instance, ctx: FingerprintContext): 
   const { def } = instance
   const fields: Array<Field> = [["kind", def.kind], ["version", def.version]]
   for (const [file, sha] of ctx.codeOf(def.module)) fields.push([`code:${file}`, sha])
-  const params = instance.params
+  const params = def.fingerprintParams?.(instance.params) ?? instance.params
   if (typeof params === "object" && params !== null)
     for (const key of Object.keys(params).sort()) fields.push([`params.${key}`, JSON.parse(canonicalJson((params as Record<string, unknown>)[key]) ?? "null")])
   else fields.push(["params", params ?? null])
   for (const name of Object.keys(instance.inputs).sort()) fields.push([`input.${name}`, ctx.fingerprintOf(instance.inputs[name]!)])
-  for (const file of def.files?.(params) ?? []) {
+  for (const file of def.files?.(instance.params) ?? []) {
     const abs = path.resolve(ctx.pipelineDir, file)
     if (!existsSync(abs)) throw new InputFileMissing({ instance: instance.id, file })
     fields.push([`file:${file}`, sha256File(abs)])

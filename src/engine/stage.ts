@@ -113,6 +113,21 @@ export interface StageDefinition<P> {
    * each problem names the param key and what is wrong; any problem is exit 2, nothing runs.
    */
   readonly check?: (params: P, pipelineDir: string) => ReadonlyArray<{ readonly param: string; readonly message: string }>
+  /**
+   * The params as the fingerprint sees them (default: all of them). Drop only what cannot change
+   * the instance's outputs, e.g. options of other methods in a params block shared over a matrix.
+   */
+  readonly fingerprintParams?: (params: P) => unknown
+  /**
+   * Narrows the code digest (code-digest.ts). `cut`: registry modules (URLs) this kind reaches
+   * but must not depend on as a whole. `extra`: the entries of such a registry that an instance
+   * really runs (e.g. its method's files); consumers inherit their producers' `extra`, so a train
+   * instance depends on its adapter's method file too.
+   */
+  readonly code?: {
+    readonly cut?: ReadonlyArray<string>
+    readonly extra?: (params: P) => ReadonlyArray<string>
+  }
   readonly run: (ctx: StageContext<P>) => Effect.Effect<StageOutput, StageError>
 }
 
