@@ -35,7 +35,13 @@ export const TrainParams = Schema.Struct({
   eps: num(1e-8), // PyTorch's default; tfjs Adam's is 1e-7
   seed: int(0),
   checkpoint_every: int(50),
-})
+}).check(
+  Schema.makeFilter((p: { readonly val_fraction: number; readonly test_fraction: number }) =>
+    p.val_fraction + p.test_fraction < 1
+      ? undefined
+      : { path: ["test_fraction"], issue: `val_fraction + test_fraction must be below 1 (got ${p.val_fraction} + ${p.test_fraction}): nothing is left to train on` },
+  ),
+)
 export type TrainParams = typeof TrainParams.Type
 
 export default defineStage<TrainParams>({
