@@ -55,5 +55,6 @@ export default defineStage<AttachParams>({
   code: { cut: METHOD_REGISTRIES, extra: (p) => methodModules(p.method) },
   // Another method's options do not change this instance: they stay out of its fingerprint.
   fingerprintParams: (p) => ({ ...Object.fromEntries(Object.entries(p).filter(([k]) => !OPTION_KEYS.has(k))), ...methodOptions(p.method, p) }),
+  packages: ["tensors"],
   run: (ctx) => Effect.flatMap(Effect.promise(() => import("../src/adapters/jobs/attach.ts")), (job) => job.attach(ctx)),
 })

@@ -48,5 +48,6 @@ export default defineStage<BuildModelParams>({
   module: import.meta.url,
   params: BuildModelParams,
   inputs: { tokens: { description: "the tokenized pretraining corpus", kinds: ["tokenize"] } },
+  packages: ["tensors"],
   run: (ctx) => Effect.flatMap(Effect.promise(() => import("../src/model/jobs/build-model.ts")), (job) => job.buildModel(ctx)),
 })

@@ -27,5 +27,6 @@ export default defineStage<MergeParams>({
   },
   // Depends on its adapter's method's files (inherited from attach-adapter), not on every method.
   code: { cut: METHOD_REGISTRIES },
+  packages: ["tensors", "task-data"],
   run: (ctx) => Effect.flatMap(Effect.promise(() => import("../src/adapters/jobs/merge.ts")), (job) => job.merge(ctx)),
 })

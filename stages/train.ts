@@ -57,5 +57,6 @@ export default defineStage<TrainParams>({
   files: (p) => (p.data === "spam-assassin" ? [] : [p.data]),
   // Depends on its adapter's method's files (inherited from attach-adapter), not on every method.
   code: { cut: METHOD_REGISTRIES },
+  packages: ["tensors", "task-data"],
   run: (ctx) => Effect.flatMap(Effect.promise(() => import("../src/adapters/jobs/train.ts")), (job) => job.train(ctx)),
 })

@@ -25,6 +25,9 @@ import type { FactorValue } from "./events.ts"
 
 export type BackendName = "tensorflow" | "native" | "wasm" | "cpu"
 
+/** Groups of the fingerprinted npm packages (src/engine/packages.ts holds the list). */
+export type PackageGroup = "tensors" | "pretrain-data" | "task-data"
+
 /** A committed artifact produced by an upstream instance, handed to a consumer by `needs` name. */
 export interface InputArtifact {
   /** Instance id of the producer, e.g. `base` or `adapter[method=vera,seed=2]`. */
@@ -118,6 +121,11 @@ export interface StageDefinition<P> {
    * the instance's outputs, e.g. options of other methods in a params block shared over a matrix.
    */
   readonly fingerprintParams?: (params: P) => unknown
+  /**
+   * Which groups of src/engine/packages.ts's FINGERPRINTED_PACKAGES change this kind's outputs
+   * (default: all of them). Data read through an input artifact is covered by its fingerprint.
+   */
+  readonly packages?: ReadonlyArray<PackageGroup>
   /**
    * Narrows the code digest (code-digest.ts). `cut`: registry modules (URLs) this kind reaches
    * but must not depend on as a whole. `extra`: the entries of such a registry that an instance
