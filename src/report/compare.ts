@@ -1,5 +1,5 @@
 /**
- * `peftlab compare`: the latest run of a pipeline, grouped by the factors that vary (method,
+ * `peftlab compare`: the latest finished run of a pipeline (or `--run N`), grouped by the factors that vary (method,
  * rank …) and aggregated over seeds — mean ± 95% Student-t interval — with a paired test of
  * each method against the baseline on the seeds both have.
  *
@@ -9,10 +9,8 @@
  */
 import type { Database } from "better-sqlite3"
 import type { FactorValue } from "../engine/events.ts"
-import { loadResults, pickRun, type Factors, type ResultRow } from "./results.ts"
+import { loadResults, pickRun, type Factors, type ResultRow, type RunChoice } from "./results.ts"
 import { estimate, pairedTest, type Estimate, type PairedTest } from "./stats.ts"
-
-export { formatComparison, type ComparisonFormat } from "./format.ts"
 
 /** Metric → the stage kind that reports it (the contract with the stage authors). */
 export const COMPARED = {
@@ -62,8 +60,8 @@ interface Cell {
   readonly values: Readonly<Partial<Record<ComparedMetric, number>>>
 }
 
-export const loadComparison = (db: Database, opts: { readonly pipeline?: string; readonly baseline: string }): Comparison => {
-  const run = pickRun(db, opts.pipeline)
+export const loadComparison = (db: Database, opts: RunChoice & { readonly baseline: string }): Comparison => {
+  const run = pickRun(db, opts)
   const rows = loadResults(db, run.runId)
   const cells = collectCells(rows)
   const groupBy = groupingFactors(cells)

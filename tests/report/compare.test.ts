@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
-import { formatComparison, loadComparison, type Comparison } from "../../src/report/compare.ts"
+import { loadComparison, type Comparison } from "../../src/report/compare.ts"
+import { formatComparison } from "../../src/report/format.ts"
 import { addExecution, addRun, ablationDb, openFixtureDb } from "./fixture-db.ts"
 
 const T2 = 4.302652729749462 // t_{0.975, 2}
@@ -74,6 +75,23 @@ describe("loadComparison", () => {
     expect(ranks.groups.map((g) => g.label)).toEqual(["lora rank=8", "lora rank=16", "vera rank=16"])
     // vera rank=16 pairs with lora rank=16: differences 0.05, 0.03.
     expect(group(ranks, "vera rank=16").paired.accuracy?.meanDiff).toBeCloseTo(0.04, 14)
+  })
+
+  it("defaults to the latest finished run of the pipeline; --run N picks another; partial runs only when asked", () => {
+    const db = ablationDb() // runs 1 (other), 2 and 3 (quick, succeeded)
+    const partial = addRun(db, "quick")
+    db.prepare(`UPDATE runs SET status = 'interrupted' WHERE id = ?`).run(partial)
+    addExecution(db, { runId: partial, kind: "eval", factors: { method: "lora", seed: 1 }, final: { accuracy: 0.01 } })
+    expect(loadComparison(db, { baseline: "lora", pipeline: "quick" }).runId).toBe(3)
+    expect(loadComparison(db, { baseline: "lora" }).runId).toBe(3) // no pipeline named: still the latest finished
+    expect(loadComparison(db, { baseline: "lora", pipeline: "quick", runId: 2 }).runId).toBe(2)
+    const chosen = loadComparison(db, { baseline: "lora", runId: partial })
+    expect(chosen.groups.map((g) => [g.label, g.metrics.accuracy?.mean])).toEqual([["lora", 0.01]])
+    expect(() => loadComparison(db, { baseline: "lora", pipeline: "other", runId: 3 })).toThrow('run #3 is of pipeline "quick", not "other"')
+    expect(() => loadComparison(db, { baseline: "lora", runId: 99 })).toThrow("no run #99")
+    const onlyPartial = addRun(db, "fresh")
+    db.prepare(`UPDATE runs SET status = 'failed' WHERE id = ?`).run(onlyPartial)
+    expect(() => loadComparison(db, { baseline: "lora", pipeline: "fresh" })).toThrow(`no finished run of pipeline "fresh" (the latest, #${onlyPartial}, is failed); pick one with --run N`)
   })
 
   it("fails clearly when there is nothing to compare", () => {
