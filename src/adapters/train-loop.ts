@@ -44,7 +44,13 @@ export interface TrainResult {
   readonly finalLoss: number
   readonly trainTimeS: number
   readonly tokensPerSec: number
-  readonly peakRssBytes: number
+  /**
+   * Peak bytes held in tensors (tf.memory().numBytes, engine-wide) during this call's first
+   * training step, measured with tf.profile: weights, adapter, optimizer state, activations and
+   * gradients. Every step has the same shapes, so one step gives the stage's peak. The caller
+   * subtracts what was live before the stage began.
+   */
+  readonly peakTensorBytes: number
   readonly resumedFrom: number | null
   readonly completed: boolean
 }
@@ -66,7 +72,7 @@ export const trainAdapter = async (model: GPT, adapter: Adapter, batches: { at(s
     const restored = o.checkpointDir === undefined ? null : await restore(o.checkpointDir, trainer)
     const resumedFrom = restored?.step ?? null
     const p: Progress = restored ?? { step: 0, timeS: 0, tokens: 0, recent: [] }
-    let peakRss = process.memoryUsage().rss
+    let peakTensorBytes = 0
     let done = 0
     while (p.step < o.steps) {
       if (o.signal?.aborted === true) throw new Interrupted("interrupted")
@@ -74,19 +80,27 @@ export const trainAdapter = async (model: GPT, adapter: Adapter, batches: { at(s
       const lr = lrAt(p.step, o.schedule)
       const batch = batches.at(p.step)
       const t0 = performance.now()
-      const r = (() => {
+      const step = () => {
         try {
           return trainer.step(batch, lr, p.step)
         } finally {
           tf.dispose([batch.idx, batch.targets, batch.mask])
         }
-      })()
+      }
+      // The first step of the call runs under tf.profile (same kernels, same numbers) for its peak.
+      let r: ReturnType<typeof step> | undefined
+      if (done === 0) {
+        const profile = await tf.profile(() => {
+          r = step()
+        })
+        peakTensorBytes = profile.peakBytes
+      } else r = step()
+      if (r === undefined) throw new Error("unreachable: the step ran")
       const dt = (performance.now() - t0) / 1000
       const tokens = batch.idx.size
       p.timeS += dt
       p.tokens += tokens
       p.recent = [...p.recent, r.loss].slice(-LAST)
-      peakRss = Math.max(peakRss, process.memoryUsage().rss)
       o.onStep?.({ step: p.step, loss: r.loss, lr, gradNorm: r.gradNorm, tokensPerSec: tokens / dt })
       p.step += 1
       done += 1
@@ -98,7 +112,7 @@ export const trainAdapter = async (model: GPT, adapter: Adapter, batches: { at(s
       finalLoss: p.recent.reduce((a, b) => a + b, 0) / Math.max(1, p.recent.length),
       trainTimeS: p.timeS,
       tokensPerSec: p.tokens / Math.max(p.timeS, 1e-9),
-      peakRssBytes: peakRss,
+      peakTensorBytes,
       resumedFrom,
       completed: p.step >= o.steps,
     }

@@ -19,7 +19,7 @@ export const COMPARED = {
   eval_loss: "eval",
   trainable_params: "attach-adapter",
   train_time_s: "train",
-  peak_rss_bytes: "train",
+  peak_tensor_bytes: "train",
 } as const
 export type ComparedMetric = keyof typeof COMPARED
 export const PAIRED = ["accuracy", "macro_f1"] as const

@@ -17,7 +17,7 @@ export interface ResultRow {
   readonly stage: string
   readonly kind: string
   readonly factors: Factors
-  /** Final values (step NULL), plus `peak_rss_bytes` from the execution row when the metric is absent. */
+  /** Final values (step NULL), plus `peak_rss_bytes` (the worker process's lifetime maximum) from the execution row. */
   readonly metrics: Readonly<Record<string, number>>
 }
 

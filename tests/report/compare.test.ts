@@ -28,10 +28,10 @@ describe("loadComparison", () => {
     expect(lora.metrics.accuracy?.mean).toBeCloseTo(0.8, 14)
     expect(lora.metrics.accuracy?.half).toBeCloseTo((T2 * 0.02) / Math.sqrt(3), 14)
     expect(lora.metrics.trainable_params).toEqual({ n: 3, mean: 4096, sd: 0, half: 0 })
-    // Train time 11, 12, 13 s; peak RSS from the execution column: 101..103 MiB.
+    // Train time 11, 12, 13 s; peak tensor bytes 21..23 MiB (the worker's RSS is not a per-method figure and not compared).
     expect(lora.metrics.train_time_s?.mean).toBe(12)
     expect(lora.metrics.train_time_s?.half).toBeCloseTo(T2 / Math.sqrt(3), 14)
-    expect(lora.metrics.peak_rss_bytes?.mean).toBe(102 * 1024 * 1024)
+    expect(lora.metrics.peak_tensor_bytes?.mean).toBe(22 * 1024 * 1024)
     expect(lora.isBaseline).toBe(true)
     expect(lora.paired).toEqual({})
   })
@@ -109,7 +109,7 @@ describe("formatComparison", () => {
     expect(text).toContain("lora                    3  0.800 ± 0.050  0.750 ± 0.050  0.200 ± 0.050")
     expect(text).toContain("delta-lora              1      0.810 ± —              —      0.500 ± —")
     expect(text).toContain("vera            3  +0.023 ± 0.038  0.118  +0.023 ± 0.038  0.118")
-    expect(text).toContain("lora        3             4,096      12.0 ± 2.5         102 ± 2")
+    expect(text).toContain("lora        3             4,096      12.0 ± 2.5          22.0 ± 2.5")
     expect(text).toContain("majority class          3  0.660 ± 0.000")
   })
 
