@@ -62,7 +62,9 @@ interface Progress {
   recent: number[]
 }
 
-export class Interrupted extends Error {}
+export class Interrupted extends Error {
+  readonly stageReason = "Interrupted" as const
+}
 
 const LAST = 10
 

@@ -87,6 +87,19 @@ export class StageError extends Data.TaggedError("StageError")<{
   readonly cause?: unknown
 }> {}
 
+/** An error class that knows its reason (`Diverged`, `Interrupted` …) declares it so. */
+export interface ReasonedError {
+  readonly stageReason: StageErrorReason
+}
+
+/** Any thrown value → a StageError: StageErrors as they are, reasoned errors with their reason, the rest "Failed" with the cause. */
+export const toStageError = (e: unknown): StageError => {
+  if (e instanceof StageError) return e
+  const message = e instanceof Error ? e.message : String(e)
+  const reason = typeof e === "object" && e !== null && "stageReason" in e ? (e as ReasonedError).stageReason : undefined
+  return reason === undefined ? new StageError({ reason: "Failed", message, cause: e }) : new StageError({ reason, message })
+}
+
 export interface StageInputSpec {
   readonly description: string
   /** Kinds this input accepts (checked by the analyzer), e.g. ["build-model"]. */

@@ -58,12 +58,14 @@ export interface PretrainResult {
 }
 
 export class Diverged extends Error {
+  readonly stageReason = "Diverged" as const
   constructor(readonly step: number) {
     super(`diverged at step ${step}`)
   }
 }
 
 export class Interrupted extends Error {
+  readonly stageReason = "Interrupted" as const
   constructor(readonly step: number) {
     super(`interrupted at step ${step}`)
   }

@@ -6,23 +6,13 @@ import { existsSync } from "node:fs"
 import { readFile } from "node:fs/promises"
 import { isAbsolute, join, resolve } from "node:path"
 import { Effect } from "effect"
-import { StageError, type StageContext } from "../../engine/stage.ts"
+import { StageError, toStageError, type StageContext } from "../../engine/stage.ts"
 import { initBackend } from "../../model/backend.ts"
 import type { GPT } from "../../model/gpt.ts"
 import { loadModel } from "../../model/safetensors.ts"
 import { loadTokenizer } from "../../model/tokenizer.ts"
 import { loadTask } from "../../model/datasets/task.ts"
 import type { Encoder, Example } from "../../model/completion-batches.ts"
-import { DivergedError } from "../trainer.ts"
-import { Interrupted } from "../train-loop.ts"
-
-export const toStageError = (e: unknown): StageError => {
-  if (e instanceof StageError) return e
-  if (e instanceof DivergedError) return new StageError({ reason: "Diverged", message: e.message })
-  if (e instanceof Interrupted) return new StageError({ reason: "Interrupted", message: "interrupted" })
-  const message = e instanceof Error ? e.message : String(e)
-  return new StageError({ reason: "Failed", message, cause: e })
-}
 
 /** Runs an async job as the stage's Effect; every failure becomes a StageError. */
 export const attempt = <A>(f: () => Promise<A>): Effect.Effect<A, StageError> => Effect.tryPromise({ try: f, catch: toStageError })
