@@ -10,7 +10,7 @@ import { StageError, toStageError, type StageContext, type StageOutput } from ".
 import type { BuildModelParams } from "../../../stages/build-model.ts"
 import { initBackend } from "../backend.ts"
 import { defaultConfig, disposeGPT, initGPT, type GPTConfig } from "../gpt.ts"
-import { Diverged, Interrupted, pretrain } from "../pretrain.ts"
+import { pretrain } from "../pretrain.ts"
 import { saveModel } from "../safetensors.ts"
 import { readTokens } from "../token-data.ts"
 import { numericVersions } from "../versions.ts"
