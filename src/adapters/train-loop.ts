@@ -6,14 +6,11 @@
  * moments and step count, base tensors the method writes) or a pure function of the step
  * (the batch, the dropout masks, the learning rate).
  */
-import { mkdir, rename, rm } from "node:fs/promises"
-import { existsSync } from "node:fs"
-import { join } from "node:path"
 import * as tf from "@tensorflow/tfjs"
 import { param, type GPT } from "../model/gpt.ts"
 import type { BatchTensors } from "../model/completion-batches.ts"
 import { lrAt, type Schedule } from "../model/schedule.ts"
-import { readSafetensors, writeSafetensors } from "../model/safetensors.ts"
+import { readCheckpoint, removeCheckpoint, writeCheckpoint } from "../model/checkpoint.ts"
 import type { Adapter } from "./adapter.ts"
 import { assignBase } from "./base-writes.ts"
 import { Trainer, type TrainerOptions } from "./trainer.ts"
@@ -71,7 +68,7 @@ const LAST = 10
 export const trainAdapter = async (model: GPT, adapter: Adapter, batches: { at(step: number): BatchTensors }, o: TrainLoopOptions): Promise<TrainResult> => {
   const trainer = new Trainer(model, adapter, o.trainer)
   try {
-    const restored = o.checkpointDir === undefined ? null : await restore(o.checkpointDir, trainer)
+    const restored = o.checkpointDir === undefined ? null : restore(o.checkpointDir, trainer)
     const resumedFrom = restored?.step ?? null
     const p: Progress = restored ?? { step: 0, timeS: 0, tokens: 0, recent: [] }
     let peakTensorBytes = 0
@@ -107,7 +104,7 @@ export const trainAdapter = async (model: GPT, adapter: Adapter, batches: { at(s
       p.step += 1
       done += 1
       if (o.checkpointDir !== undefined && o.checkpointEvery > 0 && p.step % o.checkpointEvery === 0 && p.step < o.steps)
-        await checkpoint(o.checkpointDir, trainer, p)
+        checkpoint(o.checkpointDir, trainer, p)
       await new Promise((resolve) => setImmediate(resolve)) // let Ctrl-C / IPC in
     }
     return {
@@ -124,30 +121,26 @@ export const trainAdapter = async (model: GPT, adapter: Adapter, batches: { at(s
 }
 
 const CKPT = "checkpoint.safetensors"
-const META = "checkpoint.json"
 
-/**
- * Adapter tensors, optimizer moments and written base tensors, atomically: ONE file (the
- * progress rides in the safetensors metadata) renamed into place, so a kill at any instant
- * leaves the previous checkpoint or the new one, never weights of one step with another's counter.
- */
-const checkpoint = async (dir: string, tr: Trainer, p: Progress): Promise<void> => {
-  await mkdir(dir, { recursive: true })
+/** Adapter tensors, optimizer moments and written base tensors, with the progress (checkpoint.ts). */
+const checkpoint = (dir: string, tr: Trainer, p: Progress): void => {
   const base = tr.adapter.method.training?.modifiedBase?.(tr.adapter) ?? []
-  const named: Array<[string, tf.Tensor]> = [
-    ...[...tr.adapter.tensors].map(([k, t]): [string, tf.Tensor] => [`adapter/${k}`, t.variable]),
-    ...[...tr.optimizer.stateTensors()].map(([k, t]): [string, tf.Tensor] => [`opt/${k}`, t]),
-    ...base.map((k): [string, tf.Tensor] => [`base/${k}`, param(tr.model, k)]),
-  ]
-  const entries = named.map(([name, t]) => ({ name, dtype: "F32" as const, shape: t.shape, data: Float32Array.from(t.dataSync() as Float32Array) }))
-  await writeSafetensors(join(dir, `${CKPT}.tmp`), entries, { [META]: JSON.stringify({ ...p, optimizerStep: tr.optimizer.stepCount }) })
-  await rename(join(dir, `${CKPT}.tmp`), join(dir, CKPT))
+  writeCheckpoint(
+    dir,
+    CKPT,
+    [
+      ...[...tr.adapter.tensors].map(([k, t]): [string, tf.Tensor] => [`adapter/${k}`, t.variable]),
+      ...[...tr.optimizer.stateTensors()].map(([k, t]): [string, tf.Tensor] => [`opt/${k}`, t]),
+      ...base.map((k): [string, tf.Tensor] => [`base/${k}`, param(tr.model, k)]),
+    ],
+    { ...p, optimizerStep: tr.optimizer.stepCount },
+  )
 }
 
-const restore = async (dir: string, tr: Trainer): Promise<Progress | null> => {
-  if (!existsSync(join(dir, CKPT))) return null
-  const { tensors, metadata } = readSafetensors(join(dir, CKPT))
-  const meta = JSON.parse(metadata[META] ?? missing(`${CKPT} metadata ${META}`)) as Progress & { optimizerStep: number }
+const restore = (dir: string, tr: Trainer): Progress | null => {
+  const saved = readCheckpoint<Progress & { optimizerStep: number }>(dir, CKPT)
+  if (saved === null) return null
+  const { tensors, progress: meta } = saved
   const opt = new Map<string, tf.Tensor>()
   for (const [name, t] of tensors) {
     const v = tf.tensor(t.data, [...t.shape], "float32")
@@ -170,7 +163,4 @@ const missing = (name: string): never => {
 }
 
 /** Removes a checkpoint (after the artifact is written; the engine also deletes scratchDir on commit). */
-export const clearCheckpoint = async (dir: string): Promise<void> => {
-  await rm(join(dir, CKPT), { force: true })
-  await rm(join(dir, META), { force: true })
-}
+export const clearCheckpoint = async (dir: string): Promise<void> => removeCheckpoint(dir, CKPT)
