@@ -8,7 +8,6 @@
 import type * as tf from "@tensorflow/tfjs"
 import type { GPT, ProjName } from "../model/gpt.ts"
 import type { ParamGroup } from "../model/adamw.ts"
-import type { Adapter } from "./adapter.ts"
 import type { MethodSpec, OptionValue } from "./method-spec.ts"
 
 export type { OptionSpec, OptionValue } from "./method-spec.ts"
@@ -88,14 +87,35 @@ export interface Method extends MethodSpec {
   readonly training?: TrainingRule
 }
 
+/** One tensor of an adapter, by its full logical name. */
+export interface AdapterTensor {
+  readonly name: string
+  readonly role: TensorRole
+  readonly variable: tf.Variable
+}
+
+/**
+ * What a training rule may see of an adapter: the narrow handle `Adapter` (adapter.ts)
+ * implements. Declared here so the contract does not import the class that uses it.
+ */
+export interface AdapterHandle {
+  readonly settings: AdapterSettings
+  readonly targets: ReadonlyArray<Target>
+  readonly tensors: ReadonlyMap<string, AdapterTensor>
+  view(target: Target): LayerView
+  byRole(role: TensorRole): ReadonlyArray<AdapterTensor>
+  /** A tensor computed once per adapter (LoRA-FA's projector), disposed with it. */
+  memo<T extends tf.Tensor>(key: string, make: () => T): T
+}
+
 /** How a method changes plain AdamW-on-the-trainable-tensors. Every hook is optional. */
 export interface TrainingRule {
   /** Learning-rate groups (LoRA+). Default: one group of all trainable tensors. */
-  paramGroups?(a: Adapter, weightDecay: number): ReadonlyArray<ParamGroup>
+  paramGroups?(a: AdapterHandle, weightDecay: number): ReadonlyArray<ParamGroup>
   /** Rewrites gradients before clipping and the step (LoRA-FA). Consumes `grads`. */
-  transformGrads?(a: Adapter, grads: Map<string, tf.Tensor>): Map<string, tf.Tensor>
+  transformGrads?(a: AdapterHandle, grads: Map<string, tf.Tensor>): Map<string, tf.Tensor>
   /** Runs before optimizer step `step` (0-based); the returned function runs right after it. */
-  aroundStep?(a: Adapter, model: GPT, step: number): (() => void) | null
+  aroundStep?(a: AdapterHandle, model: GPT, step: number): (() => void) | null
   /** Base-model parameters the method writes to (Delta-LoRA's W): saved with the trained adapter. */
-  modifiedBase?(a: Adapter): ReadonlyArray<string>
+  modifiedBase?(a: AdapterHandle): ReadonlyArray<string>
 }

@@ -52,7 +52,7 @@ export const splitText = (docs: ReadonlyArray<Document>, valFraction: number, se
 
 const run = async (ctx: StageContext<TokenizeParams>): Promise<StageOutput> => {
   const p = ctx.params
-  // Relative paths resolve against the project root, as the fine-tuning stages do.
+  // Relative paths resolve against the pipeline file's folder, as the fine-tuning stages do.
   const docs = p.corpus === "sotu" ? await sotuDocuments() : textFileDocuments(p.corpus.map((f) => resolve(ctx.pipelineDir, f)))
   const split = splitText(docs, p.val_fraction, p.seed)
   if (split.val.length === 0) throw new StageError({ reason: "InvalidData", message: "the validation split is empty: raise val_fraction or add text" })
