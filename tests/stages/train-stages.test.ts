@@ -16,7 +16,7 @@ import { countWords, trainBpe } from "../../src/model/bpe-train.ts"
 import { Tokenizer } from "../../src/model/tokenizer.ts"
 import { disposeGPT, initGPT } from "../../src/model/gpt.ts"
 import { saveModel } from "../../src/model/safetensors.ts"
-import { artifact, runStage, tempRoot } from "./attach-adapter-harness.ts"
+import { artifact, runStage, tempRoot } from "./harness.ts"
 
 const SPAM = ["cheap pills buy now", "win money fast click", "free offer limited time", "buy cheap watches now"]
 const HAM = ["meeting notes for monday", "lunch with the team today", "draft of the report attached", "can you review my patch"]
