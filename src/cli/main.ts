@@ -149,7 +149,7 @@ const sizeOf = (file: string): number => (existsSync(file) ? statSync(file).size
 export const workerLogTail = (file: string, from: number, lines = 15): string => {
   const text = existsSync(file) ? readFileSync(file).subarray(from).toString("utf8").trimEnd() : ""
   const tail = text === "" ? [] : text.split("\n").slice(-lines)
-  return `worker log: ${file}${tail.length === 0 ? " (nothing written by this run)" : `, last ${tail.length} lines of this run:`}\n${tail.map((l) => `  ${l}`).join("\n")}\n`
+  return `worker log: ${file}${tail.length === 0 ? " (nothing written by this run)" : `, last ${tail.length} lines of this run:`}\n${tail.map((l) => `  ${l}\n`).join("")}`
 }
 
 const withDb = <A>(runsDir: string, io: Io, f: (store: Store) => A): Effect.Effect<A | 0> =>

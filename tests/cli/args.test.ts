@@ -78,3 +78,17 @@ describe("cli arguments", () => {
     expect(p).toMatchObject({ code: 2, stderr: `${nameless}: not a pipeline (no \`name:\`)\n` })
   })
 })
+
+describe("after a failure under the dashboard", () => {
+  it("names the worker log and prints only the lines this run wrote, last ones last", async () => {
+    const { workerLogTail } = await import("../../src/cli/main.ts")
+    const dir = tempDir()
+    const log = path.join(dir, "worker.log")
+    writeFileSync(log, "an older run\n")
+    const from = readFileSync(log).length
+    writeFileSync(log, "an older run\n" + Array.from({ length: 20 }, (_, i) => `line ${i + 1}`).join("\n") + "\n")
+    const text = workerLogTail(log, from, 3)
+    expect(text).toBe(`worker log: ${log}, last 3 lines of this run:\n  line 18\n  line 19\n  line 20\n`)
+    expect(workerLogTail(log, readFileSync(log).length)).toBe(`worker log: ${log} (nothing written by this run)\n`)
+  })
+})
