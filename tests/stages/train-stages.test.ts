@@ -114,4 +114,18 @@ describe("train", () => {
     expect(err).toMatchObject({ reason: "Diverged" })
     expect(String((err as Error).message)).toMatch(/^diverged at step \d+$/)
   })
+
+  it("eval and merge refuse an adapter trained on other examples than the data now gives (data digest)", async () => {
+    const { model, t } = await attachAndTrain("lora", "digest")
+    const metaFile = join(t.outDir, "train_meta.json")
+    const meta = JSON.parse(readFileSync(metaFile, "utf8")) as { data_digest: string }
+    expect(meta.data_digest).toMatch(/^[0-9a-f]{64}$/)
+    writeFileSync(metaFile, JSON.stringify({ ...meta, data_digest: "0".repeat(64) }))
+    const trained = artifact("train", t.outDir, t.output.summary)
+    for (const [stage, name] of [[evalStage, "digest.eval"], [mergeStage, "digest.merge"]] as const) {
+      const err = await runStage(stage, { root, name, params: {}, inputs: { model, adapter: trained } }).catch((e: unknown) => e)
+      expect(err).toMatchObject({ reason: "InvalidData" })
+      expect(String((err as Error).message)).toContain(`than the adapter was trained on (000000000000)`)
+    }
+  })
 })
