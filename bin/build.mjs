@@ -49,7 +49,7 @@ const result = await esbuild.build({
   minifySyntax: true,
   logLevel: "warning",
   // Native, huge or only-lazily-needed packages stay in node_modules.
-  external: ["better-sqlite3", "tsx", "tsx/*", "@tensorflow/*", "ink", "react", "react/*", "vega", "vega-lite", "@resvg/*", "ink-testing-library"],
+  external: ["better-sqlite3", "esbuild", "tsx", "tsx/*", "@tensorflow/*", "ink", "react", "react/*", "vega", "vega-lite", "@resvg/*", "ink-testing-library"],
   banner: { js: 'import { createRequire as __peftlabRequire } from "node:module"; const require = __peftlabRequire(import.meta.url);' },
   plugins: [keepModuleUrls],
 })

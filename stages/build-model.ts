@@ -33,7 +33,12 @@ export const BuildModelParams = Schema.Struct({
   log_every: positiveInt(5), // per-step metrics every N steps
   checkpoint_every: nonNegativeInt(100), // 0 = no checkpoints
   seed: withDefault(Schema.Int, 0),
-})
+}).check(
+  // Checked at plan time (status), not minutes later in the worker.
+  Schema.makeFilter((p: { readonly n_embd: number; readonly n_head: number }) =>
+    p.n_embd % p.n_head === 0 ? undefined : { path: ["n_embd"], issue: `n_embd (${p.n_embd}) must be a multiple of n_head (${p.n_head})` },
+  ),
+)
 export type BuildModelParams = typeof BuildModelParams.Type
 
 export default defineStage<BuildModelParams>({
@@ -43,5 +48,6 @@ export default defineStage<BuildModelParams>({
   module: import.meta.url,
   params: BuildModelParams,
   inputs: { tokens: { description: "the tokenized pretraining corpus", kinds: ["tokenize"] } },
+  packages: ["tensors"],
   run: (ctx) => Effect.flatMap(Effect.promise(() => import("../src/model/jobs/build-model.ts")), (job) => job.buildModel(ctx)),
 })

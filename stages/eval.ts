@@ -7,6 +7,7 @@
  * majority-class baseline for reference.
  */
 import { Effect, Schema } from "effect"
+import { METHOD_REGISTRIES } from "../src/adapters/specs/index.ts"
 import { defineStage } from "../src/engine/stage.ts"
 
 export const EvalParams = Schema.Struct({
@@ -28,5 +29,8 @@ export default defineStage<EvalParams>({
     model: { description: "the base model", kinds: ["build-model", "load-model"] },
     adapter: { description: "the trained adapter", kinds: ["train"] },
   },
+  // Depends on its adapter's method's files (inherited from attach-adapter), not on every method.
+  code: { cut: METHOD_REGISTRIES },
+  packages: ["tensors", "task-data"],
   run: (ctx) => Effect.flatMap(Effect.promise(() => import("../src/adapters/jobs/eval.ts")), (job) => job.evalStage(ctx)),
 })

@@ -4,6 +4,7 @@
  * fails above METHODS.md's tolerance, max|Δ| ≤ 1e-5·max|y|.
  */
 import { Effect, Schema } from "effect"
+import { METHOD_REGISTRIES } from "../src/adapters/specs/index.ts"
 import { defineStage } from "../src/engine/stage.ts"
 
 export const MergeParams = Schema.Struct({
@@ -24,5 +25,8 @@ export default defineStage<MergeParams>({
     model: { description: "the base model", kinds: ["build-model", "load-model"] },
     adapter: { description: "the trained adapter", kinds: ["train"] },
   },
+  // Depends on its adapter's method's files (inherited from attach-adapter), not on every method.
+  code: { cut: METHOD_REGISTRIES },
+  packages: ["tensors", "task-data"],
   run: (ctx) => Effect.flatMap(Effect.promise(() => import("../src/adapters/jobs/merge.ts")), (job) => job.merge(ctx)),
 })

@@ -31,5 +31,6 @@ export default defineStage<TokenizeParams>({
   params: TokenizeParams,
   inputs: {},
   files: (p) => (p.corpus === "sotu" ? [] : p.corpus),
+  packages: ["pretrain-data"],
   run: (ctx) => Effect.flatMap(Effect.promise(() => import("../src/model/jobs/tokenize.ts")), (job) => job.tokenize(ctx)),
 })

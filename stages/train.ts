@@ -7,6 +7,7 @@
  * steps in the scratch folder; a resumed run ends bit-identical to an uninterrupted one.
  */
 import { Effect, Schema } from "effect"
+import { METHOD_REGISTRIES } from "../src/adapters/specs/index.ts"
 import { defineStage } from "../src/engine/stage.ts"
 
 const int = (d: number) => Schema.Int.pipe(Schema.withDecodingDefaultKey(Effect.succeed(d)))
@@ -39,7 +40,13 @@ export const TrainParams = Schema.Struct({
    * seed per cell drives all of its randomness. */
   seed: Schema.optionalKey(Schema.Int),
   checkpoint_every: int(50),
-})
+}).check(
+  Schema.makeFilter((p: { readonly val_fraction: number; readonly test_fraction: number }) =>
+    p.val_fraction + p.test_fraction < 1
+      ? undefined
+      : { path: ["test_fraction"], issue: `val_fraction + test_fraction must be below 1 (got ${p.val_fraction} + ${p.test_fraction}): nothing is left to train on` },
+  ),
+)
 export type TrainParams = typeof TrainParams.Type
 
 export default defineStage<TrainParams>({
@@ -53,5 +60,8 @@ export default defineStage<TrainParams>({
     adapter: { description: "the initialized adapter", kinds: ["attach-adapter"] },
   },
   files: (p) => (p.data === "spam-assassin" ? [] : [p.data]),
+  // Depends on its adapter's method's files (inherited from attach-adapter), not on every method.
+  code: { cut: METHOD_REGISTRIES },
+  packages: ["tensors", "task-data"],
   run: (ctx) => Effect.flatMap(Effect.promise(() => import("../src/adapters/jobs/train.ts")), (job) => job.train(ctx)),
 })

@@ -5,13 +5,9 @@
  */
 import * as tf from "@tensorflow/tfjs"
 import { kernelName, param, projDims, type GPT, type GPTConfig, type ProjectionHook, type ProjName } from "../model/gpt.ts"
-import type { AdapterSettings, InitTensor, LayerView, Method, RunMode, Target, TensorRole } from "./method.ts"
+import type { AdapterHandle, AdapterSettings, AdapterTensor, InitTensor, LayerView, Method, RunMode, Target, TensorRole } from "./method.ts"
 
-export interface AdapterTensor {
-  readonly name: string
-  readonly role: TensorRole
-  readonly variable: tf.Variable
-}
+export type { AdapterTensor } from "./method.ts"
 
 export const targetsOf = (cfg: GPTConfig, projs: ReadonlyArray<ProjName>): Target[] => {
   const out: Target[] = []
@@ -30,7 +26,7 @@ export interface CreateOptions {
   readonly model?: GPT
 }
 
-export class Adapter {
+export class Adapter implements AdapterHandle {
   readonly targets: ReadonlyArray<Target>
   /** Logical name → tensor, in the method's init order (fixed: the optimizer relies on it). */
   readonly tensors: ReadonlyMap<string, AdapterTensor>

@@ -13,18 +13,12 @@
 import * as tf from "@tensorflow/tfjs"
 import { param } from "../model/gpt.ts"
 import { assignBase } from "./base-writes.ts"
-import { loraDefaults, loraFamily, loraScaling } from "./lora.ts"
+import { loraFamily, loraScaling } from "./lora.ts"
 import type { Method } from "./method.ts"
+import { deltaLoRASpec } from "./specs/delta-lora.ts"
 
 export const deltaLoRA: Method = {
-  name: "delta-lora",
-  peftType: "DELTA_LORA",
-  description: "Delta-LoRA: LoRA without dropout, and W ← W + λ·s·(A'B' − AB) after every step past K",
-  defaults: loraDefaults,
-  options: {
-    delta_lambda: { default: 2, doc: "λ: how much of the change of A·B is also written into W" },
-    delta_k: { default: 20, doc: "K: W is updated after steps t > K (0-based); −1 updates from the first step" },
-  },
+  ...deltaLoRASpec,
   normalize: (s) => ({ ...s, dropout: 0 }),
   ...loraFamily("trainable"),
   training: {

@@ -13,13 +13,10 @@
  * Default lr 3e-4 (a common full fine-tuning rate for small transformers; tune it with `select`).
  */
 import type { Method } from "./method.ts"
+import { fullSpec } from "./specs/full.ts"
 
 export const full: Method = {
-  name: "full",
-  peftType: "FULL",
-  description: "Full fine-tuning: every weight of the model trained, no adapter",
-  defaults: { rank: 1, alpha: 1, dropout: 0, lr: 3e-4 },
-  options: {},
+  ...fullSpec,
   // No adapter: rank/alpha/targets mean nothing here; record them as such.
   normalize: (s) => ({ ...s, rank: 0, alpha: 0, dropout: 0, targets: [] }),
   counts: () => ({ trainable: 0, frozenAdapter: 0 }),

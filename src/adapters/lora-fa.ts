@@ -11,8 +11,9 @@
  */
 import * as tf from "@tensorflow/tfjs"
 import { invert } from "./linalg.ts"
-import { loraDefaults, loraFamily, loraScaling } from "./lora.ts"
+import { loraFamily, loraScaling } from "./lora.ts"
 import type { Method } from "./method.ts"
+import { loraFASpec } from "./specs/lora-fa.ts"
 
 const RIDGE = 1e-8
 
@@ -27,11 +28,7 @@ export const lorafaProjector = (A: tf.Tensor2D, scaling: number): tf.Tensor2D =>
 }
 
 export const loraFA: Method = {
-  name: "lora-fa",
-  peftType: "LORA",
-  description: "LoRA-FA: A frozen at init, B trained with the projected gradient (AᵀA)⁻¹g/s²",
-  defaults: loraDefaults,
-  options: { lorafa_projection: { default: true, doc: "project B's gradient (paper v2); false = plain frozen A (v1)" } },
+  ...loraFASpec,
   ...loraFamily("frozen"),
   training: {
     transformGrads: (a, grads) => {

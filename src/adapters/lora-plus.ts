@@ -5,15 +5,12 @@
  * Separate optimizer groups keep the moment slots in a fixed order (METHODS.md §5).
  */
 import type { ParamGroup } from "../model/adamw.ts"
-import { loraDefaults, loraFamily } from "./lora.ts"
+import { loraFamily } from "./lora.ts"
 import type { Method } from "./method.ts"
+import { loraPlusSpec } from "./specs/lora-plus.ts"
 
 export const loraPlus: Method = {
-  name: "lora-plus",
-  peftType: "LORA",
-  description: "LoRA+: LoRA with B trained at loraplus_ratio × the learning rate",
-  defaults: loraDefaults,
-  options: { loraplus_ratio: { default: 16, doc: "λ: B's learning rate over A's" } },
+  ...loraPlusSpec,
   ...loraFamily("trainable"),
   training: {
     paramGroups: (a, weightDecay): ParamGroup[] => {

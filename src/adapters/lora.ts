@@ -14,6 +14,7 @@ import { PROJ_NAMES } from "../model/gpt.ts"
 import { matmul } from "../model/ops.ts"
 import { tensorSeed, uniform } from "./init.ts"
 import type { AdapterSettings, InitTensor, LayerView, Method, RunMode, Target } from "./method.ts"
+import { loraSpec } from "./specs/lora.ts"
 
 export const loraScaling = (s: AdapterSettings): number => s.alpha / s.rank
 
@@ -50,13 +51,7 @@ export const loraFamily = (roleA: "trainable" | "frozen") => ({
   delta: deltaLoRA,
 })
 
-export const loraDefaults = { rank: 8, alpha: 16, dropout: 0, lr: 1e-3 } as const
-
 export const lora: Method = {
-  name: "lora",
-  peftType: "LORA",
-  description: "LoRA: W frozen, ΔW = (α/r)·A·B with A, B trained",
-  defaults: loraDefaults,
-  options: {},
+  ...loraSpec,
   ...loraFamily("trainable"),
 }

@@ -8,7 +8,9 @@
 import type * as tf from "@tensorflow/tfjs"
 import type { GPT, ProjName } from "../model/gpt.ts"
 import type { ParamGroup } from "../model/adamw.ts"
-import type { Adapter } from "./adapter.ts"
+import type { MethodSpec, OptionValue } from "./method-spec.ts"
+
+export type { OptionSpec, OptionValue } from "./method-spec.ts"
 
 /** One adapted projection. `prefix` is the kernel's name without `.kernel` (`h.0.attn.q`). */
 export interface Target {
@@ -17,13 +19,6 @@ export interface Target {
   readonly dIn: number
   readonly dOut: number
   readonly prefix: string
-}
-
-export type OptionValue = number | boolean
-
-export interface OptionSpec {
-  readonly default: OptionValue
-  readonly doc: string
 }
 
 /** What the user chose, resolved with the method's defaults; recorded in adapter_config.json. */
@@ -74,14 +69,8 @@ export interface Counts {
   readonly frozenAdapter: number
 }
 
-export interface Method {
-  readonly name: string
-  /** `peft_type` in adapter_config.json. */
-  readonly peftType: string
-  readonly description: string
-  /** Documented defaults; `lr` is what train uses when the pipeline leaves lr unset. */
-  readonly defaults: { readonly rank: number; readonly alpha: number; readonly dropout: number; readonly lr: number }
-  readonly options: Readonly<Record<string, OptionSpec>>
+/** A method's maths, on top of its tfjs-free spec (name, defaults, options: specs/<name>.ts). */
+export interface Method extends MethodSpec {
   /** Settings after the method's own rules (e.g. Delta-LoRA forces dropout 0). */
   normalize?(s: AdapterSettings): AdapterSettings
   /** Parameter counts from shapes alone (oracle 8: also for models we never build). */
@@ -98,19 +87,40 @@ export interface Method {
   readonly training?: TrainingRule
 }
 
+/** One tensor of an adapter, by its full logical name. */
+export interface AdapterTensor {
+  readonly name: string
+  readonly role: TensorRole
+  readonly variable: tf.Variable
+}
+
+/**
+ * What a training rule may see of an adapter: the narrow handle `Adapter` (adapter.ts)
+ * implements. Declared here so the contract does not import the class that uses it.
+ */
+export interface AdapterHandle {
+  readonly settings: AdapterSettings
+  readonly targets: ReadonlyArray<Target>
+  readonly tensors: ReadonlyMap<string, AdapterTensor>
+  view(target: Target): LayerView
+  byRole(role: TensorRole): ReadonlyArray<AdapterTensor>
+  /** A tensor computed once per adapter (LoRA-FA's projector), disposed with it. */
+  memo<T extends tf.Tensor>(key: string, make: () => T): T
+}
+
 /** How a method changes plain AdamW-on-the-trainable-tensors. Every hook is optional. */
 export interface TrainingRule {
   /** Learning-rate groups (LoRA+). Default: one group of all trainable tensors. */
-  paramGroups?(a: Adapter, weightDecay: number): ReadonlyArray<ParamGroup>
+  paramGroups?(a: AdapterHandle, weightDecay: number): ReadonlyArray<ParamGroup>
   /** Rewrites gradients before clipping and the step (LoRA-FA). Consumes `grads`. */
-  transformGrads?(a: Adapter, grads: Map<string, tf.Tensor>): Map<string, tf.Tensor>
+  transformGrads?(a: AdapterHandle, grads: Map<string, tf.Tensor>): Map<string, tf.Tensor>
   /** Runs before optimizer step `step` (0-based); the returned function runs right after it. */
-  aroundStep?(a: Adapter, model: GPT, step: number): (() => void) | null
+  aroundStep?(a: AdapterHandle, model: GPT, step: number): (() => void) | null
   /** Base-model parameters the method writes to (Delta-LoRA's W, full fine-tuning's every weight): saved with the trained adapter. */
-  modifiedBase?(a: Adapter, model: GPT): ReadonlyArray<string>
+  modifiedBase?(a: AdapterHandle, model: GPT): ReadonlyArray<string>
   /**
    * Base-model parameters trained by gradient, with AdamW state, in the one default group (full
    * fine-tuning: all of them). Their sizes count as trainable parameters.
    */
-  trainsBase?(a: Adapter, model: GPT): ReadonlyArray<string>
+  trainsBase?(a: AdapterHandle, model: GPT): ReadonlyArray<string>
 }

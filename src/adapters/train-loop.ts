@@ -6,15 +6,11 @@
  * moments and step count, base tensors the method writes) or a pure function of the step
  * (the batch, the dropout masks, the learning rate).
  */
-import { mkdir, rm } from "node:fs/promises"
-import { existsSync } from "node:fs"
-import { join } from "node:path"
 import * as tf from "@tensorflow/tfjs"
 import { param, type GPT } from "../model/gpt.ts"
 import type { BatchTensors } from "../model/completion-batches.ts"
 import { lrAt, type Schedule } from "../model/schedule.ts"
-import { encodeSafetensors, readSafetensors } from "../model/safetensors.ts"
-import { writeFileDurable } from "../store/durable.ts"
+import { readCheckpoint, removeCheckpoint, writeCheckpoint } from "../model/checkpoint.ts"
 import type { Adapter } from "./adapter.ts"
 import { assignBase } from "./base-writes.ts"
 import { Trainer, type TrainerOptions } from "./trainer.ts"
@@ -45,7 +41,13 @@ export interface TrainResult {
   readonly finalLoss: number
   readonly trainTimeS: number
   readonly tokensPerSec: number
-  readonly peakRssBytes: number
+  /**
+   * Peak bytes held in tensors (tf.memory().numBytes, engine-wide) during this call's first
+   * training step, measured with tf.profile: weights, adapter, optimizer state, activations and
+   * gradients. Every step has the same shapes, so one step gives the stage's peak. The caller
+   * subtracts what was live before the stage began.
+   */
+  readonly peakTensorBytes: number
   readonly resumedFrom: number | null
   readonly completed: boolean
   /** The loss of every step from 0 (carried through checkpoints), for the training curve. */
@@ -60,17 +62,19 @@ interface Progress {
   losses: number[]
 }
 
-export class Interrupted extends Error {}
+export class Interrupted extends Error {
+  readonly stageReason = "Interrupted" as const
+}
 
 const LAST = 10
 
 export const trainAdapter = async (model: GPT, adapter: Adapter, batches: { at(step: number): BatchTensors }, o: TrainLoopOptions): Promise<TrainResult> => {
   const trainer = new Trainer(model, adapter, o.trainer)
   try {
-    const restored = o.checkpointDir === undefined ? null : await restore(o.checkpointDir, trainer)
+    const restored = o.checkpointDir === undefined ? null : restore(o.checkpointDir, trainer)
     const resumedFrom = restored?.step ?? null
     const p: Progress = restored ?? { step: 0, timeS: 0, tokens: 0, recent: [], losses: [] }
-    let peakRss = process.memoryUsage().rss
+    let peakTensorBytes = 0
     let done = 0
     while (p.step < o.steps) {
       if (o.signal?.aborted === true) throw new Interrupted("interrupted")
@@ -78,32 +82,40 @@ export const trainAdapter = async (model: GPT, adapter: Adapter, batches: { at(s
       const lr = lrAt(p.step, o.schedule)
       const batch = batches.at(p.step)
       const t0 = performance.now()
-      const r = (() => {
+      const step = () => {
         try {
           return trainer.step(batch, lr, p.step)
         } finally {
           tf.dispose([batch.idx, batch.targets, batch.mask])
         }
-      })()
+      }
+      // The first step of the call runs under tf.profile (same kernels, same numbers) for its peak.
+      let r: ReturnType<typeof step> | undefined
+      if (done === 0) {
+        const profile = await tf.profile(() => {
+          r = step()
+        })
+        peakTensorBytes = profile.peakBytes
+      } else r = step()
+      if (r === undefined) throw new Error("unreachable: the step ran")
       const dt = (performance.now() - t0) / 1000
       const tokens = batch.idx.size
       p.timeS += dt
       p.tokens += tokens
       p.recent = [...p.recent, r.loss].slice(-LAST)
       p.losses.push(r.loss)
-      peakRss = Math.max(peakRss, process.memoryUsage().rss)
       o.onStep?.({ step: p.step, loss: r.loss, lr, gradNorm: r.gradNorm, tokensPerSec: tokens / dt })
       p.step += 1
       done += 1
       if (o.checkpointDir !== undefined && o.checkpointEvery > 0 && p.step % o.checkpointEvery === 0 && p.step < o.steps)
-        await checkpoint(o.checkpointDir, trainer, p)
+        checkpoint(o.checkpointDir, trainer, p)
       await new Promise((resolve) => setImmediate(resolve)) // let Ctrl-C / IPC in
     }
     return {
       finalLoss: p.recent.reduce((a, b) => a + b, 0) / Math.max(1, p.recent.length),
       trainTimeS: p.timeS,
       tokensPerSec: p.tokens / Math.max(p.timeS, 1e-9),
-      peakRssBytes: peakRss,
+      peakTensorBytes,
       resumedFrom,
       completed: p.step >= o.steps,
       losses: p.losses,
@@ -114,31 +126,26 @@ export const trainAdapter = async (model: GPT, adapter: Adapter, batches: { at(s
 }
 
 const CKPT = "checkpoint.safetensors"
-const META = "checkpoint.json"
 
-/**
- * Adapter tensors, optimizer moments and written base tensors, atomically: ONE file (the
- * progress rides in the safetensors metadata) renamed into place, so a kill at any instant
- * leaves the previous checkpoint or the new one, never weights of one step with another's counter.
- */
-const checkpoint = async (dir: string, tr: Trainer, p: Progress): Promise<void> => {
-  await mkdir(dir, { recursive: true })
+/** Adapter tensors, optimizer moments and written base tensors, with the progress (checkpoint.ts). */
+const checkpoint = (dir: string, tr: Trainer, p: Progress): void => {
   const base = tr.adapter.method.training?.modifiedBase?.(tr.adapter, tr.model) ?? []
-  const named: Array<[string, tf.Tensor]> = [
-    ...[...tr.adapter.tensors].map(([k, t]): [string, tf.Tensor] => [`adapter/${k}`, t.variable]),
-    ...[...tr.optimizer.stateTensors()].map(([k, t]): [string, tf.Tensor] => [`opt/${k}`, t]),
-    ...base.map((k): [string, tf.Tensor] => [`base/${k}`, param(tr.model, k)]),
-  ]
-  const entries = named.map(([name, t]) => ({ name, dtype: "F32" as const, shape: t.shape, data: Float32Array.from(t.dataSync() as Float32Array) }))
-  // fsynced before the rename (a power loss leaves the old checkpoint or the new one), and a
-  // failed write (disk full) leaves no partial temporary behind.
-  writeFileDurable(join(dir, CKPT), encodeSafetensors(entries, { [META]: JSON.stringify({ ...p, optimizerStep: tr.optimizer.stepCount }) }))
+  writeCheckpoint(
+    dir,
+    CKPT,
+    [
+      ...[...tr.adapter.tensors].map(([k, t]): [string, tf.Tensor] => [`adapter/${k}`, t.variable]),
+      ...[...tr.optimizer.stateTensors()].map(([k, t]): [string, tf.Tensor] => [`opt/${k}`, t]),
+      ...base.map((k): [string, tf.Tensor] => [`base/${k}`, param(tr.model, k)]),
+    ],
+    { ...p, optimizerStep: tr.optimizer.stepCount },
+  )
 }
 
-const restore = async (dir: string, tr: Trainer): Promise<Progress | null> => {
-  if (!existsSync(join(dir, CKPT))) return null
-  const { tensors, metadata } = readSafetensors(join(dir, CKPT))
-  const meta = JSON.parse(metadata[META] ?? missing(`${CKPT} metadata ${META}`)) as Progress & { optimizerStep: number }
+const restore = (dir: string, tr: Trainer): Progress | null => {
+  const saved = readCheckpoint<Progress & { optimizerStep: number }>(dir, CKPT)
+  if (saved === null) return null
+  const { tensors, progress: meta } = saved
   const opt = new Map<string, tf.Tensor>()
   for (const [name, t] of tensors) {
     const v = tf.tensor(t.data, [...t.shape], "float32")
@@ -161,7 +168,4 @@ const missing = (name: string): never => {
 }
 
 /** Removes a checkpoint (after the artifact is written; the engine also deletes scratchDir on commit). */
-export const clearCheckpoint = async (dir: string): Promise<void> => {
-  await rm(join(dir, CKPT), { force: true })
-  await rm(join(dir, META), { force: true })
-}
+export const clearCheckpoint = async (dir: string): Promise<void> => removeCheckpoint(dir, CKPT)

@@ -28,6 +28,7 @@ export interface TrainerOptions {
 }
 
 export class DivergedError extends Error {
+  readonly stageReason = "Diverged" as const
   constructor(readonly step: number) {
     super(`diverged at step ${step}`)
   }

@@ -16,6 +16,7 @@ import { matmul } from "../model/ops.ts"
 import { uniform } from "./init.ts"
 import { adapterInput } from "./lora.ts"
 import type { AdapterSettings, InitTensor, LayerView, Method, Target } from "./method.ts"
+import { veraSpec } from "./specs/vera.ts"
 
 const maxDims = (targets: ReadonlyArray<{ dIn: number; dOut: number }>) => ({
   maxIn: Math.max(...targets.map((t) => t.dIn)),
@@ -50,14 +51,7 @@ const slices = (v: LayerView, s: AdapterSettings): [tf.Tensor2D, tf.Tensor2D] =>
 }
 
 export const vera: Method = {
-  name: "vera",
-  peftType: "VERA",
-  description: "VeRA: frozen shared random A_s, B_s; per layer trained scaling vectors d (r) and b (d_out)",
-  defaults: { rank: 256, alpha: 256, dropout: 0, lr: 1e-2 },
-  options: {
-    vera_d_init: { default: 0.1, doc: "initial value of every entry of d" },
-    vera_projection_seed: { default: -1, doc: "seed of the shared A_s, B_s; -1: the adapter's seed" },
-  },
+  ...veraSpec,
   normalize: (s) =>
     s.options.vera_projection_seed === -1 ? { ...s, options: { ...s.options, vera_projection_seed: s.seed } } : s,
   counts: (targets, s) => {

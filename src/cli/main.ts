@@ -2,9 +2,8 @@
  * The CLI: parse, validate the pipeline (exit 2 before anything is written), then dispatch.
  * Returns the exit code; interruption (Ctrl-C) is mapped to 130 by run-main.ts.
  */
-import { existsSync, readFileSync } from "node:fs"
+import { existsSync, readFileSync, statSync } from "node:fs"
 import * as path from "node:path"
-import picomatch from "picomatch"
 import { Effect } from "effect"
 import { BackendUnavailable, resolveBackend } from "../engine/backend.ts"
 import { InputFileMissing } from "../engine/fingerprint.ts"
@@ -15,6 +14,7 @@ import { makePlan, runPipeline } from "../engine/run-pipeline.ts"
 import { compilePipeline } from "../pipeline/compile.ts"
 import type { PlannedInstance } from "../pipeline/plan.ts"
 import { PipelineInvalid } from "../pipeline/problems.ts"
+import { didYouMean } from "../pipeline/suggest.ts"
 import { parseYaml } from "../pipeline/yaml-source.ts"
 import { DB_FILE, isDamage, openDb } from "../store/db.ts"
 import { asResourceFault, StoreUnusable } from "../store/faults.ts"
@@ -24,7 +24,8 @@ import { Store } from "../store/store.ts"
 import type { EventSink } from "../ui/sink.ts"
 import { makeJsonSink } from "../ui/json.ts"
 import { makePlainSink } from "../ui/plain.ts"
-import { parseCommand, UsageError, USAGE } from "./args.ts"
+import { commandHelp, parseCommand, UsageError, USAGE } from "./args.ts"
+import { forceMatcher } from "./force.ts"
 import type { Command, Output } from "./args.ts"
 import { formatRuns, formatStatus, formatWhy, listRuns, statusJson } from "./inspect.ts"
 
@@ -37,7 +38,7 @@ export interface Io {
 
 const line = (out: NodeJS.WritableStream, text: string) => Effect.sync(() => out.write(text.endsWith("\n") ? text : text + "\n"))
 
-/** The end-of-run comparison table, read from SQLite; undefined when there is nothing to compare. */
+/** The end-of-run comparison table of the run that just ended, read from SQLite; undefined when there is nothing to compare. */
 const comparisonText = (runsDir: string, pipeline: string) => async (): Promise<string | undefined> => {
   let db: ReturnType<typeof openDb>
   try {
@@ -47,8 +48,11 @@ const comparisonText = (runsDir: string, pipeline: string) => async (): Promise<
   }
   if (db === undefined) return undefined
   try {
-    const { loadComparison, formatComparison } = await import("../report/compare.ts")
-    return formatComparison(loadComparison(db, { pipeline, baseline: "lora" }), "table")
+    const latest = db.prepare(`SELECT max(id) AS id FROM runs WHERE pipeline = ?`).get(pipeline) as { id: number | null }
+    if (latest.id === null) return undefined
+    const { loadComparison } = await import("../report/compare.ts")
+    const { formatComparison } = await import("../report/format.ts")
+    return formatComparison(loadComparison(db, { pipeline, runId: latest.id, baseline: "lora" }), "table")
   } catch {
     return undefined // a pipeline without eval stages (or only fake stages) has no comparison
   } finally {
@@ -91,7 +95,11 @@ const inspect = (cmd: Inspect, registry: Registry, io: Io) =>
       const plan = makePlan(store, { pipeline, projectDir: projectRoot(), backend, force: () => false })
       if (cmd.type === "status") return yield* line(io.stdout, cmd.json ? statusJson(plan) : formatStatus(plan)).pipe(Effect.as(0))
       const target = plan.find((p) => p.instance.id === cmd.id)
-      if (target === undefined) return yield* line(io.stderr, `${cmd.type}: no stage instance "${cmd.id}" in ${cmd.pipeline}`).pipe(Effect.as(2))
+      if (target === undefined) {
+        const ids = plan.map((p) => p.instance.id)
+        const hint = didYouMean(cmd.id, ids) || ` (its instances: ${ids.slice(0, 6).join(", ")}${ids.length > 6 ? ", …; peftlab status lists them" : ""})`
+        return yield* line(io.stderr, `${cmd.type}: no stage instance "${cmd.id}" in ${cmd.pipeline}${hint}`).pipe(Effect.as(2))
+      }
       if (cmd.type === "export") return yield* exportCommand(cmd, plan, target, io)
       return yield* line(io.stdout, formatWhy(target, store?.lastGoodFields(cmd.id))).pipe(Effect.as(0))
     } finally {
@@ -122,19 +130,34 @@ const exportCommand = (cmd: Extract<Command, { type: "export" }>, plan: Readonly
 const run = (cmd: Extract<Command, { type: "run" }>, registry: Registry, io: Io) =>
   Effect.gen(function* () {
     const pipeline = yield* compilePipeline(cmd.pipeline, kindsOf(registry))
-    const unknown = cmd.force.filter((glob) => !pipeline.instances.some((i) => picomatch(glob)(i.id)))
-    if (unknown.length > 0) return yield* line(io.stderr, `--force ${unknown.join(", ")}: matches no stage instance`).pipe(Effect.as(2))
-    const matchers = cmd.force.map((g) => picomatch(g))
+    const ids = pipeline.instances.map((i) => i.id)
+    const unknown = cmd.force.filter((glob) => !ids.some(forceMatcher(glob)))
+    if (unknown.length > 0)
+      return yield* line(io.stderr, unknown.map((g) => `--force ${g}: matches no stage instance${didYouMean(g, ids)}`).join("\n")).pipe(Effect.as(2))
+    const matchers = cmd.force.map(forceMatcher)
     const backend = yield* Effect.promise(() => resolveBackend(cmd.backend))
     const sink = yield* Effect.promise(() => makeSink(cmd.output, io, comparisonText(cmd.runsDir, pipeline.name)))
+    const workerLog = dashboardWanted(cmd.output, io) ? "worker.log" : undefined
+    const logStart = workerLog === undefined ? 0 : sizeOf(path.join(cmd.runsDir, workerLog))
     const { status, notes } = yield* runPipeline({
       pipeline, registryModule: registry.module, runsDir: cmd.runsDir, projectDir: projectRoot(), backend, jobs: cmd.jobs,
       keepGoing: cmd.keepGoing, force: (id) => matchers.some((m) => m(id)), sink, argv: io.argv,
-      ...(dashboardWanted(cmd.output, io) ? { workerLog: "worker.log" } : {}),
+      ...(workerLog === undefined ? {} : { workerLog }),
     }).pipe(Effect.ensuring(Effect.promise(() => sink.close())))
+    // The dashboard sends the workers' output to a log: after a failure, say where, with its tail.
+    if (status === "failed" && workerLog !== undefined) io.stderr.write(workerLogTail(path.join(cmd.runsDir, workerLog), logStart))
     for (const note of notes) io.stderr.write(`peftlab: ${note}\n`)
     return status === "succeeded" ? 0 : status === "failed" ? 1 : 130
   })
+
+const sizeOf = (file: string): number => (existsSync(file) ? statSync(file).size : 0)
+
+/** The worker log's path and the last lines this run wrote to it. */
+export const workerLogTail = (file: string, from: number, lines = 15): string => {
+  const text = existsSync(file) ? readFileSync(file).subarray(from).toString("utf8").trimEnd() : ""
+  const tail = text === "" ? [] : text.split("\n").slice(-lines)
+  return `worker log: ${file}${tail.length === 0 ? " (nothing written by this run)" : `, last ${tail.length} lines of this run:`}\n${tail.map((l) => `  ${l}\n`).join("")}`
+}
 
 const withDb = <A>(runsDir: string, io: Io, f: (store: Store) => A, check = false): Effect.Effect<A | 0> =>
   Effect.sync(() => {
@@ -150,32 +173,43 @@ const withDb = <A>(runsDir: string, io: Io, f: (store: Store) => A, check = fals
     }
   })
 
-/** The `name:` of a pipeline file, for compare/plot to pick its runs (undefined if unreadable). */
-const pipelineName = (file: string): string | undefined => {
-  const value = parseYaml(file, readFileSync(file, "utf8")).value
+/** The `name:` of a pipeline file, for compare/plot to pick its runs; a reason when it cannot be read. */
+const pipelineName = (file: string): { readonly name: string } | { readonly problem: string } => {
+  let text: string
+  try {
+    text = readFileSync(file, "utf8")
+  } catch (e) {
+    return { problem: `${file}: cannot read pipeline: ${e instanceof Error && "code" in e && e.code === "ENOENT" ? "no such file" : String(e)}` }
+  }
+  const source = parseYaml(file, text)
+  const first = source.syntaxErrors[0]
+  if (first !== undefined) return { problem: `${first.file}:${first.line}:${first.col}: ${first.message}` }
+  const value = source.value
   const name = typeof value === "object" && value !== null ? (value as { name?: unknown }).name : undefined
-  return typeof name === "string" ? name : undefined
+  return typeof name === "string" && name !== "" ? { name } : { problem: `${file}: not a pipeline (no \`name:\`)` }
 }
 
 const report = (cmd: Extract<Command, { type: "compare" | "plot" }>, io: Io) =>
   Effect.promise(async () => {
-    if (cmd.pipeline !== undefined && !existsSync(cmd.pipeline)) return io.stderr.write(`${cmd.pipeline}: no such pipeline file\n`), 2
+    // parseYaml, not `(await import("yaml")).parse`: the bundle turns yaml's CommonJS build into a
+    // namespace without named exports, and compare/plot with a pipeline file failed there.
+    const named = cmd.pipeline === undefined ? undefined : pipelineName(cmd.pipeline)
+    if (named !== undefined && "problem" in named) return io.stderr.write(`${named.problem}\n`), 2
     const db = openDb(cmd.runsDir, { create: false })
     if (db === undefined) return io.stderr.write(`no runs directory at ${cmd.runsDir}\n`), 2
     try {
-      // parseYaml, not `(await import("yaml")).parse`: the bundle turns yaml's CommonJS build into a
-      // namespace without named exports, and compare/plot with a pipeline file failed there.
-      const pipeline = cmd.pipeline === undefined ? undefined : pipelineName(cmd.pipeline)
+      const choice = { ...(named === undefined ? {} : { pipeline: named.name }), ...(cmd.runId === undefined ? {} : { runId: cmd.runId }), baseline: cmd.baseline }
       if (cmd.type === "plot") {
         const { writePlot } = await import("../report/plot.ts")
-        await writePlot(db, { ...(pipeline ? { pipeline } : {}), out: cmd.out })
+        await writePlot(db, { ...choice, out: cmd.out })
         return io.stdout.write(`wrote ${cmd.out}\n`), 0
       }
-      const { loadComparison, formatComparison } = await import("../report/compare.ts")
-      io.stdout.write(formatComparison(loadComparison(db, { ...(pipeline ? { pipeline } : {}), baseline: cmd.baseline }), cmd.format) + "\n")
+      const { loadComparison } = await import("../report/compare.ts")
+      const { formatComparison } = await import("../report/format.ts")
+      io.stdout.write(formatComparison(loadComparison(db, choice), cmd.format) + "\n")
       return 0
     } catch (e) {
-      // Expected report failures (no runs of that pipeline, nothing to plot) are input errors.
+      // Expected report failures (no finished run of that pipeline, nothing to plot) are input errors.
       if (e instanceof Error && (e as { _tag?: string })._tag === "ReportError") return io.stderr.write(`${e.message}\n`), 2
       throw e
     } finally {
@@ -196,10 +230,14 @@ const formatGc = (r: GcReport): string => {
   ].join("\n")
 }
 
+const peftlabVersion = (): string => (JSON.parse(readFileSync(path.join(projectRoot(), "package.json"), "utf8")) as { version: string }).version
+
 const dispatch = (cmd: Command, registry: Registry, io: Io): Effect.Effect<number, PipelineInvalid> => {
   switch (cmd.type) {
     case "help":
-      return line(io.stdout, USAGE).pipe(Effect.as(0))
+      return line(io.stdout, cmd.command === undefined ? USAGE : commandHelp(cmd.command)).pipe(Effect.as(0))
+    case "version":
+      return line(io.stdout, `peftlab ${peftlabVersion()}`).pipe(Effect.as(0))
     case "run":
       return run(cmd, registry, io)
     case "status":
@@ -240,7 +278,8 @@ const expectedDefect = (d: unknown, runsDir: string | undefined, io: Io): Effect
 
 export const cli = (argv: ReadonlyArray<string>, registry: Registry, io: Io): Effect.Effect<number> => {
   const cmd = parseCommand(argv, io.env)
-  if (cmd instanceof UsageError) return line(io.stderr, `peftlab: ${cmd.message}\n${USAGE}`).pipe(Effect.as(2))
+  if (cmd instanceof UsageError)
+    return line(io.stderr, `peftlab: ${cmd.message}\n${cmd.command === undefined ? USAGE : commandHelp(cmd.command)}`).pipe(Effect.as(2))
   const runsDir = "runsDir" in cmd ? cmd.runsDir : undefined
   return dispatch(cmd, registry, io).pipe(
     Effect.catch((e) => line(io.stderr, `${e.message}\n${e.problems.length} problem${e.problems.length === 1 ? "" : "s"}; nothing was run`).pipe(Effect.as(2))),

@@ -3,14 +3,17 @@
  *
  *   kind                  the stage kind
  *   version               the kind's `version` (bump to invalidate on purpose)
- *   code:<file>           sha256 of the stage file and of each local module it imports (code-digest.ts)
- *   params.<key>          each decoded param (defaults applied, axes interpolated), canonical JSON
+ *   code:<file>           sha256 of the transpiled JavaScript of the stage file and of each local module
+ *                         it imports by value, narrowed to the instance's method (code-digest.ts)
+ *   params.<key>          each decoded param (defaults applied, axes interpolated), canonical JSON;
+ *                         a kind's `fingerprintParams` may leave out what cannot change its outputs
  *   input.<name>          the fingerprint of the producer instance bound to that input; for a
  *                         fan-in input, [[factors, fingerprint], …] of every collected instance in matrix order
  *   ref.<param>           the fingerprint of the choosing instance a param's value comes from (`{ from: pick }`)
  *   file:<path>           sha256 of each user file the params name (path as written, relative to the pipeline)
  *   backend               the resolved compute backend's identity (native: with its OpenBLAS core)
- *   dep:<package>         versions of the packages that change numbers (tfjs) and of peftlab itself
+ *   dep:<package>         peftlab's version and those of the packages of FINGERPRINTED_PACKAGES (packages.ts)
+ *                         in the groups the kind names: tensors (tfjs), pretraining and task data
  *
  * Never a run id, a time or an absolute path. The list is stored with each execution so
  * `peftlab why` can say which field changed.
@@ -21,6 +24,7 @@ import * as path from "node:path"
 import { Data } from "effect"
 import type { Instance } from "../pipeline/expand.ts"
 import { canonicalJson } from "./canonical.ts"
+import { FINGERPRINTED_PACKAGES, groupOf, packageVersion, type PackageGroup } from "./packages.ts"
 import type { BackendName } from "./stage.ts"
 
 export type Field = readonly [name: string, value: unknown]
@@ -31,19 +35,27 @@ export class InputFileMissing extends Data.TaggedError("InputFileMissing")<{ rea
   }
 }
 
-const NUMBER_DEPS = ["@tensorflow/tfjs", "@tensorflow/tfjs-backend-wasm", "@tensorflow/tfjs-node-gpu"]
-
-/** `dep:` fields: read once per process from the installed package.json files. */
+/** `dep:` fields, in list order: peftlab's own version and each installed package of the list. */
 export const dependencyFields = (projectDir: string): ReadonlyArray<Field> => {
-  const version = (file: string): string | undefined =>
-    existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as { version?: string }).version : undefined
-  const fields: Array<Field> = [["dep:peftlab", version(path.join(projectDir, "package.json")) ?? "unknown"]]
-  for (const dep of NUMBER_DEPS) {
-    const v = version(path.join(projectDir, "node_modules", dep, "package.json"))
-    if (v !== undefined) fields.push([`dep:${dep}`, v])
+  const own = existsSync(path.join(projectDir, "package.json"))
+    ? (JSON.parse(readFileSync(path.join(projectDir, "package.json"), "utf8")) as { version?: string }).version
+    : undefined
+  const fields: Array<Field> = [["dep:peftlab", own ?? "unknown"]]
+  for (const pkg of Object.values(FINGERPRINTED_PACKAGES).flat()) {
+    const v = packageVersion(pkg, projectDir)
+    if (v !== undefined) fields.push([`dep:${pkg}`, v])
   }
   return fields
 }
+
+/** The `dep:` fields a kind depends on: peftlab's version and its groups' packages. */
+const depsFor = (deps: ReadonlyArray<Field>, groups: ReadonlyArray<PackageGroup> | undefined): ReadonlyArray<Field> =>
+  groups === undefined
+    ? deps
+    : deps.filter(([k]) => {
+        const group = groupOf(k.slice(4))
+        return group === undefined || groups.includes(group)
+      })
 
 export interface FingerprintContext {
   readonly projectDir: string
@@ -70,7 +82,7 @@ export const fingerprintFields = (instance: Instance, ctx: FingerprintContext): 
   const { def } = instance
   const fields: Array<Field> = [["kind", def.kind], ["version", def.version]]
   for (const [file, sha] of ctx.codeOf(def.module)) fields.push([`code:${file}`, sha])
-  const params = instance.params
+  const params = def.fingerprintParams?.(instance.params) ?? instance.params
   if (typeof params === "object" && params !== null)
     for (const key of Object.keys(params).sort()) fields.push([`params.${key}`, JSON.parse(canonicalJson((params as Record<string, unknown>)[key]) ?? "null")])
   else fields.push(["params", params ?? null])
@@ -82,12 +94,12 @@ export const fingerprintFields = (instance: Instance, ctx: FingerprintContext): 
     else fields.push([`input.${name}`, ids.map((id) => [JSON.parse(canonicalJson(ctx.factorsOf(id)) ?? "{}"), ctx.fingerprintOf(id)])])
   }
   for (const param of Object.keys(instance.refs).sort()) fields.push([`ref.${param}`, ctx.fingerprintOf(instance.refs[param]!.producer)])
-  for (const file of def.files?.(params) ?? []) {
+  for (const file of def.files?.(instance.params) ?? []) {
     const abs = path.resolve(ctx.pipelineDir, file)
     if (!existsSync(abs)) throw new InputFileMissing({ instance: instance.id, file })
     fields.push([`file:${file}`, sha256File(abs)])
   }
-  fields.push(["backend", ctx.backend], ...ctx.deps)
+  fields.push(["backend", ctx.backend], ...depsFor(ctx.deps, def.packages))
   return fields
 }
 

@@ -25,6 +25,9 @@ import type { FactorValue } from "./events.ts"
 
 export type BackendName = "tensorflow" | "native" | "wasm" | "cpu"
 
+/** Groups of the fingerprinted npm packages (src/engine/packages.ts holds the list). */
+export type PackageGroup = "tensors" | "pretrain-data" | "task-data"
+
 /** A committed artifact produced by an upstream instance, handed to a consumer by `needs` name. */
 export interface InputArtifact {
   /** Instance id of the producer, e.g. `base` or `adapter[method=vera,seed=2]`. */
@@ -88,6 +91,19 @@ export class StageError extends Data.TaggedError("StageError")<{
   readonly cause?: unknown
 }> {}
 
+/** An error class that knows its reason (`Diverged`, `Interrupted` …) declares it so. */
+export interface ReasonedError {
+  readonly stageReason: StageErrorReason
+}
+
+/** Any thrown value → a StageError: StageErrors as they are, reasoned errors with their reason, the rest "Failed" with the cause. */
+export const toStageError = (e: unknown): StageError => {
+  if (e instanceof StageError) return e
+  const message = e instanceof Error ? e.message : String(e)
+  const reason = typeof e === "object" && e !== null && "stageReason" in e ? (e as ReasonedError).stageReason : undefined
+  return reason === undefined ? new StageError({ reason: "Failed", message, cause: e }) : new StageError({ reason, message })
+}
+
 export interface StageInputSpec {
   readonly description: string
   /** Kinds this input accepts (checked by the analyzer), e.g. ["build-model"]. */
@@ -128,6 +144,26 @@ export interface StageDefinition<P> {
    * chosen value of each axis under `chosen.<axis>`.
    */
   readonly chooses?: boolean
+  /**
+   * The params as the fingerprint sees them (default: all of them). Drop only what cannot change
+   * the instance's outputs, e.g. options of other methods in a params block shared over a matrix.
+   */
+  readonly fingerprintParams?: (params: P) => unknown
+  /**
+   * Which groups of src/engine/packages.ts's FINGERPRINTED_PACKAGES change this kind's outputs
+   * (default: all of them). Data read through an input artifact is covered by its fingerprint.
+   */
+  readonly packages?: ReadonlyArray<PackageGroup>
+  /**
+   * Narrows the code digest (code-digest.ts). `cut`: registry modules (URLs) this kind reaches
+   * but must not depend on as a whole. `extra`: the entries of such a registry that an instance
+   * really runs (e.g. its method's files); consumers inherit their producers' `extra`, so a train
+   * instance depends on its adapter's method file too.
+   */
+  readonly code?: {
+    readonly cut?: ReadonlyArray<string>
+    readonly extra?: (params: P) => ReadonlyArray<string>
+  }
   readonly run: (ctx: StageContext<P>) => Effect.Effect<StageOutput, StageError>
 }
 

@@ -8,6 +8,7 @@
  * perm_e a seeded shuffle — epochs without replacement, and resuming at any step is exact.
  */
 import * as tf from "@tensorflow/tfjs"
+import { mulberry32 } from "./mulberry32.ts"
 
 export interface Example {
   readonly prompt: string
@@ -59,17 +60,6 @@ export const collate = (items: ReadonlyArray<Encoded>): BatchTensors => {
   return { idx: tf.tensor2d(idx, [B, T], "int32"), targets: tf.tensor2d(tgt, [B, T], "int32"), mask: tf.tensor2d(mask, [B, T]) }
 }
 
-/** mulberry32: a small, fast, well-mixed 32-bit PRNG. */
-export const mulberry32 = (seed: number): (() => number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Fisher-Yates permutation of 0..n−1 for (seed, epoch). */
 export const permutation = (n: number, seed: number, epoch: number): Int32Array => {

@@ -6,14 +6,11 @@
  * Resume is exact: the batch at step t depends only on (seed, t), the schedule only on t, and
  * a checkpoint holds every weight and both Adam moments bit for bit.
  */
-import { existsSync, mkdirSync } from "node:fs"
-import { join } from "node:path"
 import * as tf from "@tensorflow/tfjs"
 import { AdamW, type ParamGroup } from "./adamw.ts"
 import { clipByGlobalNorm } from "./clip.ts"
 import { forward, maskedCrossEntropy, type GPT } from "./gpt.ts"
-import { encodeSafetensors, readSafetensors } from "./safetensors.ts"
-import { writeFileDurable } from "../store/durable.ts"
+import { readCheckpoint, writeCheckpoint } from "./checkpoint.ts"
 import { lrAt } from "./schedule.ts"
 import { batchOffsets, evalOffsets, windows } from "./token-data.ts"
 
@@ -59,12 +56,14 @@ export interface PretrainResult {
 }
 
 export class Diverged extends Error {
+  readonly stageReason = "Diverged" as const
   constructor(readonly step: number) {
     super(`diverged at step ${step}`)
   }
 }
 
 export class Interrupted extends Error {
+  readonly stageReason = "Interrupted" as const
   constructor(readonly step: number) {
     super(`interrupted at step ${step}`)
   }
@@ -194,32 +193,24 @@ const trainStep = (model: GPT, optimizer: AdamW, a: StepArgs, batch: () => { idx
 }
 
 // ---------------------------------------------------------------------------------------------
-// Step checkpoints: weights and optimizer moments in one safetensors file, then the step in a
-// small JSON; each written to a temporary name and renamed, the JSON last, so a crash at any
-// moment leaves the previous complete checkpoint.
+// Step checkpoints (checkpoint.ts): every weight and both Adam moments, with the step, in one
+// file renamed into place.
 
 const CKPT = "pretrain.safetensors"
-const META = "pretrain.json"
 
-const checkpoint = (dir: string, model: GPT, optimizer: AdamW, step: number): void => {
-  mkdirSync(dir, { recursive: true })
-  const entries = [
-    ...[...model.params].map(([name, v]): [string, tf.Tensor] => [`model/${name}`, v]),
-    ...[...optimizer.stateTensors()].map(([k, t]): [string, tf.Tensor] => [`opt/${k}`, t]),
-  ].map(([name, t]) => ({ name, dtype: "F32" as const, shape: t.shape, data: t.dataSync() as Float32Array }))
-  // One file, one rename: the step counter rides in the metadata so weights and counter
-  // can never come from different steps after a kill.
-  // fsynced before the rename; a failed write (disk full) leaves no partial temporary behind.
-  writeFileDurable(join(dir, CKPT), encodeSafetensors(entries, { [META]: JSON.stringify({ step, optimizerStep: optimizer.stepCount }) }))
-}
+const checkpoint = (dir: string, model: GPT, optimizer: AdamW, step: number): void =>
+  writeCheckpoint(
+    dir,
+    CKPT,
+    [...[...model.params].map(([name, v]): [string, tf.Tensor] => [`model/${name}`, v]), ...[...optimizer.stateTensors()].map(([k, t]): [string, tf.Tensor] => [`opt/${k}`, t])],
+    { step, optimizerStep: optimizer.stepCount },
+  )
 
 /** Loads the last checkpoint into `model` and `optimizer`; returns its step (0 when none). */
 const restore = (dir: string, model: GPT, optimizer: AdamW): number => {
-  if (!existsSync(join(dir, CKPT))) return 0
-  const { tensors, metadata } = readSafetensors(join(dir, CKPT))
-  const stored = metadata[META]
-  if (stored === undefined) throw new Error(`${join(dir, CKPT)}: no ${META} in the metadata`)
-  const meta = JSON.parse(stored) as { step: number; optimizerStep: number }
+  const saved = readCheckpoint<{ step: number; optimizerStep: number }>(dir, CKPT)
+  if (saved === null) return 0
+  const { tensors, progress: meta } = saved
   const opt = new Map<string, tf.Tensor>()
   try {
     for (const [name, t] of tensors) {

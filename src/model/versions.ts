@@ -1,38 +1,22 @@
 /**
- * Versions of the packages that change numbers (kernels, initializers, random streams), read
- * from their installed package.json files: part of every fingerprint that computes with tfjs.
+ * The versions of the packages that change numbers, as recorded next to a run's results. The
+ * list is src/engine/packages.ts's FINGERPRINTED_PACKAGES (one list for the cache key and the records).
  */
-import { readFileSync } from "node:fs"
-import { createRequire } from "node:module"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { FINGERPRINTED_PACKAGES, packageVersion } from "../engine/packages.ts"
 
-const require = createRequire(import.meta.url)
+const here = path.dirname(fileURLToPath(import.meta.url))
 
-const versionOf = (pkg: string): string | null => {
-  try {
-    const path = require.resolve(`${pkg}/package.json`)
-    return (JSON.parse(readFileSync(path, "utf8")) as { version: string }).version
-  } catch {
-    return null // not installed (tfjs-node-gpu usually is not)
-  }
-}
-
-const NUMERIC_PACKAGES = [
-  "@tensorflow/tfjs",
-  "@tensorflow/tfjs-core",
-  "@tensorflow/tfjs-backend-cpu",
-  "@tensorflow/tfjs-backend-wasm",
-  "@tensorflow/tfjs-node-gpu",
-] as const
-
-/** Package → version for the installed ones, in a fixed order. */
+/** Package → version for the installed tensor packages, in list order. */
 export const numericVersions = (): Readonly<Record<string, string>> => {
   const out: Record<string, string> = {}
-  for (const p of NUMERIC_PACKAGES) {
-    const v = versionOf(p)
-    if (v !== null) out[p] = v
+  for (const p of FINGERPRINTED_PACKAGES.tensors) {
+    const v = packageVersion(p, here)
+    if (v !== undefined) out[p] = v
   }
   return out
 }
 
 /** The tfjs version alone (what a run records next to its backend). */
-export const tfjsVersion = (): string => versionOf("@tensorflow/tfjs-core") ?? "unknown"
+export const tfjsVersion = (): string => packageVersion("@tensorflow/tfjs-core", here) ?? "unknown"

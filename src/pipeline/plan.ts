@@ -40,9 +40,28 @@ const reasonFor = (instance: Instance, fields: ReadonlyArray<Field>, options: Pl
 export const planPipeline = (pipeline: Pipeline, options: PlanOptions): ReadonlyArray<PlannedInstance> => {
   const fingerprints = new Map<string, string>()
   const code = new Map<string, ReturnType<typeof codeDigest>>()
-  const codeOf = (url: string) => code.get(url) ?? code.set(url, codeDigest(url, options.context.projectDir)).get(url)!
-  const context: FingerprintContext = { ...options.context, codeOf, fingerprintOf: (id) => fingerprints.get(id) ?? "", factorsOf: (id) => pipeline.byId.get(id)?.factors ?? {} }
+  /** Per instance: the extra code roots it runs (its own and its producers'), see StageDefinition.code. */
+  const extras = new Map<string, ReadonlyArray<string>>()
+  const extrasOf = (instance: Instance): ReadonlyArray<string> => {
+    const own = instance.def.code?.extra?.(instance.params) ?? []
+    const producers = [...Object.values(instance.inputs), ...Object.values(instance.collected).flat()]
+    const inherited = producers.flatMap((id) => extras.get(id) ?? [])
+    return [...new Set([...own, ...inherited])].sort()
+  }
+  const codeFor = (instance: Instance, extra: ReadonlyArray<string>) => {
+    const cut = instance.def.code?.cut ?? []
+    const key = JSON.stringify([instance.def.module, cut, extra])
+    return code.get(key) ?? code.set(key, codeDigest(instance.def.module, options.context.projectDir, { cut, extra })).get(key)!
+  }
   const fingerprinted = pipeline.instances.map((instance) => {
+    const extra = extrasOf(instance)
+    extras.set(instance.id, extra)
+    const context: FingerprintContext = {
+      ...options.context,
+      codeOf: () => codeFor(instance, extra),
+      fingerprintOf: (id) => fingerprints.get(id) ?? "",
+      factorsOf: (id) => pipeline.byId.get(id)?.factors ?? {},
+    }
     const fields = fingerprintFields(instance, context)
     const fingerprint = fingerprintOf(fields)
     fingerprints.set(instance.id, fingerprint)

@@ -1,5 +1,5 @@
 /**
- * `peftlab compare`: the latest run of a pipeline, grouped by the factors that vary (method,
+ * `peftlab compare`: the latest finished run of a pipeline (or `--run N`), grouped by the factors that vary (method,
  * rank …) and aggregated over seeds — mean ± 95% Student-t interval — with a paired test of
  * each method against the baseline on the seeds both have.
  *
@@ -20,10 +20,8 @@ import { existsSync, readFileSync } from "node:fs"
 import * as path from "node:path"
 import type { Database } from "better-sqlite3"
 import type { FactorValue } from "../engine/events.ts"
-import { artifactPathOf, loadResults, pickRun, type Factors, type ResultRow } from "./results.ts"
+import { artifactPathOf, loadResults, pickRun, type Factors, type ResultRow, type RunChoice } from "./results.ts"
 import { estimate, pairedTest, type Estimate, type PairedTest } from "./stats.ts"
-
-export { formatComparison, type ComparisonFormat } from "./format.ts"
 
 /** Metric → the stage kind that reports it (the contract with the stage authors). */
 export const COMPARED = {
@@ -33,7 +31,7 @@ export const COMPARED = {
   eval_loss: "eval",
   trainable_params: "attach-adapter",
   train_time_s: "train",
-  peak_rss_bytes: "train",
+  peak_tensor_bytes: "train",
 } as const
 export type ComparedMetric = keyof typeof COMPARED
 export const PAIRED = ["accuracy", "macro_f1"] as const
@@ -87,8 +85,8 @@ interface Cell {
   readonly values: Readonly<Partial<Record<ComparedMetric, number>>>
 }
 
-export const loadComparison = (db: Database, opts: { readonly pipeline?: string; readonly baseline: string }): Comparison => {
-  const run = pickRun(db, opts.pipeline)
+export const loadComparison = (db: Database, opts: RunChoice & { readonly baseline: string }): Comparison => {
+  const run = pickRun(db, opts)
   const rows = loadResults(db, run.runId)
   return compareRows(rows, { pipeline: run.pipeline, runId: run.runId, baseline: opts.baseline, selections: loadSelections(db, rows) })
 }

@@ -26,7 +26,7 @@ const QUALITY: ReadonlyArray<Column> = [
 const COST: ReadonlyArray<Column> = [
   { metric: "trainable_params", header: "trainable params", show: (x) => Math.round(x).toLocaleString("en-US") },
   { metric: "train_time_s", header: "train time (s)", show: (x) => x.toFixed(1) },
-  { metric: "peak_rss_bytes", header: "peak RSS (MiB)", show: (x) => (x / MIB).toFixed(0) },
+  { metric: "peak_tensor_bytes", header: "peak tensors (MiB)", show: (x) => (x / MIB).toFixed(1) },
 ]
 
 /** Cost columns some group has a value for (the report stage records no timings: see stages/report.ts). */

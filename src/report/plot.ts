@@ -14,11 +14,10 @@ import * as path from "node:path"
 import type { Database } from "better-sqlite3"
 import { groupLabel, loadComparison, SEED } from "./compare.ts"
 import { FONT, plotSpec, type CurvePoint, type PlotData } from "./plot-spec.ts"
-import { loadCurve, loadResults, pickRun, ReportError } from "./results.ts"
+import { loadCurve, loadResults, pickRun, ReportError, type RunChoice } from "./results.ts"
 import { mean } from "./stats.ts"
 
-export interface PlotOptions {
-  readonly pipeline?: string
+export interface PlotOptions extends RunChoice {
   /** `.svg` or `.png`. */
   readonly out: string
   /** Pairs with compare's default; only used to load the accuracy estimates. */
@@ -52,9 +51,9 @@ export const writePlot = async (db: Database, opts: PlotOptions): Promise<void> 
   await writeFile(opts.out, ext === ".svg" ? svg : await toPng(svg))
 }
 
-export const plotData = (db: Database, opts: { readonly pipeline?: string; readonly baseline?: string }): PlotData => {
-  const run = pickRun(db, opts.pipeline)
-  const comparison = loadComparison(db, { pipeline: run.pipeline, baseline: opts.baseline ?? "lora" })
+export const plotData = (db: Database, opts: RunChoice & { readonly baseline?: string }): PlotData => {
+  const run = pickRun(db, opts)
+  const comparison = loadComparison(db, { pipeline: run.pipeline, runId: run.runId, baseline: opts.baseline ?? "lora" })
   // Curves of the compared groups only (a tuning run's train[method=lora,lr=…] is not one).
   const compared = new Set(comparison.groups.map((g) => g.label))
   return {

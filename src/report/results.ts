@@ -19,7 +19,7 @@ export interface ResultRow {
   readonly factors: Factors
   /** The decoded params the execution ran with (from its fingerprint fields), e.g. eval's `split`. */
   readonly params: Readonly<Record<string, unknown>>
-  /** Final values (step NULL), plus `peak_rss_bytes` from the execution row when the metric is absent. */
+  /** Final values (step NULL), plus `peak_rss_bytes` (the worker process's lifetime maximum) from the execution row. */
   readonly metrics: Readonly<Record<string, number>>
 }
 
@@ -32,17 +32,36 @@ export class ReportError extends Error {
   readonly _tag = "ReportError"
 }
 
-/** The latest run of `pipeline`, or of the latest run's pipeline when none is named. */
-export const pickRun = (db: Database, pipeline?: string): RunPick => {
-  const row = (pipeline === undefined
-    ? db.prepare(`SELECT id, pipeline FROM runs ORDER BY id DESC LIMIT 1`).get()
-    : db.prepare(`SELECT id, pipeline FROM runs WHERE pipeline = ? ORDER BY id DESC LIMIT 1`).get(pipeline)) as
+export interface RunChoice {
+  /** Only runs of this pipeline (its `name:`). */
+  readonly pipeline?: string | undefined
+  /** This run (`--run N`), whatever its status. */
+  readonly runId?: number | undefined
+}
+
+/**
+ * The run a report reads: `--run N` when given (of that pipeline, when one is named), else the
+ * latest run that finished successfully — of the pipeline, or of any pipeline when none is named.
+ * Interrupted, failed and still-running runs are never the default: their results are partial.
+ */
+export const pickRun = (db: Database, choice: RunChoice = {}): RunPick => {
+  const { pipeline, runId } = choice
+  const of = pipeline === undefined ? "" : ` of pipeline "${pipeline}"`
+  if (runId !== undefined) {
+    const row = db.prepare(`SELECT id, pipeline FROM runs WHERE id = ?`).get(runId) as { id: number; pipeline: string } | undefined
+    if (row === undefined) throw new ReportError(`no run #${runId} (peftlab runs lists them)`)
+    if (pipeline !== undefined && row.pipeline !== pipeline) throw new ReportError(`run #${runId} is of pipeline "${row.pipeline}", not "${pipeline}"`)
+    return { runId: row.id, pipeline: row.pipeline }
+  }
+  const where = pipeline === undefined ? "" : "AND pipeline = ?"
+  const args = pipeline === undefined ? [] : [pipeline]
+  const row = db.prepare(`SELECT id, pipeline FROM runs WHERE status = 'succeeded' ${where} ORDER BY id DESC LIMIT 1`).get(...args) as
     | { id: number; pipeline: string }
     | undefined
-  if (row === undefined) {
-    throw new ReportError(pipeline === undefined ? "no runs recorded yet" : `no runs of pipeline "${pipeline}"`)
-  }
-  return { runId: row.id, pipeline: row.pipeline }
+  if (row !== undefined) return { runId: row.id, pipeline: row.pipeline }
+  const latest = db.prepare(`SELECT id, status FROM runs WHERE 1 = 1 ${where} ORDER BY id DESC LIMIT 1`).get(...args) as { id: number; status: string } | undefined
+  if (latest === undefined) throw new ReportError(pipeline === undefined ? "no runs recorded yet" : `no runs of pipeline "${pipeline}"`)
+  throw new ReportError(`no finished run${of} (the latest, #${latest.id}, is ${latest.status}); pick one with --run N`)
 }
 
 /** Cached rows may in principle point at another cached row; follow the chain, bounded. */

@@ -7,7 +7,8 @@
 import * as tf from "@tensorflow/tfjs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Adapter } from "../../src/adapters/adapter.ts"
-import { loraDefaults, loraFamily, loraScaling } from "../../src/adapters/lora.ts"
+import { loraFamily, loraScaling } from "../../src/adapters/lora.ts"
+import { loraDefaults } from "../../src/adapters/specs/lora.ts"
 import { mergedModel } from "../../src/adapters/merge.ts"
 import type { AdapterSettings, LayerView, Method } from "../../src/adapters/method.ts"
 import { resolveSettings } from "../../src/adapters/settings.ts"
@@ -32,6 +33,8 @@ const dora: Method = {
   description: "DoRA: LoRA on the direction, a trained magnitude per output column",
   defaults: loraDefaults,
   options: {},
+  module: import.meta.url,
+  specModule: import.meta.url,
   counts: (targets, s) => ({ trainable: lf.counts(targets, s).trainable + targets.reduce((n, t) => n + t.dOut, 0), frozenAdapter: 0 }),
   init: (targets, s, base) => {
     if (base === undefined) throw new Error("DoRA's init needs the base model")

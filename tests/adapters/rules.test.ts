@@ -215,3 +215,60 @@ describe("9: VeRA sharing", () => {
     ;[first, second].forEach((a) => a.dispose())
   })
 })
+
+describe("LoRA+ optimizer groups", () => {
+  it("every trainable tensor is in exactly one group: A at lr, B at λ·lr", () => {
+    const a = makeAdapter(loraPlus, base, { options: { loraplus_ratio: 4 } })
+    const groups = loraPlus.training!.paramGroups!(a, 0.01)
+    const grouped = groups.flatMap((g) => g.vars.map((v) => v.name)).sort()
+    expect(grouped).toEqual(a.byRole("trainable").map((t) => t.variable.name).sort())
+    expect(new Set(grouped).size).toBe(grouped.length)
+    expect(groups.map((g) => [g.name, g.lrScale, g.vars.length])).toEqual([["lora_A", 1, a.targets.length], ["lora_B", 4, a.targets.length]])
+    a.dispose()
+  })
+})
+
+describe("options without another test", () => {
+  it("lorafa_projection: false trains B with the plain gradient (paper v1): same as LoRA with A frozen", () => {
+    const plain = startRun(loraFA, { options: { lorafa_projection: false } })
+    expect(loraFA.training?.transformGrads?.(plain.adapter, new Map())).toEqual(new Map())
+    const projected = startRun(loraFA)
+    trainSteps(plain, 2, 1e-2)
+    trainSteps(projected, 2, 1e-2)
+    // A frozen in both; B differs, since only one projects its gradient.
+    for (const t of plain.adapter.targets) {
+      expect(values(plain.adapter.view(t).get("lora_A"))).toEqual(values(projected.adapter.view(t).get("lora_A")))
+      expect(maxAbsDiff(plain.adapter.view(t).get("lora_B"), projected.adapter.view(t).get("lora_B"))).toBeGreaterThan(1e-6)
+    }
+    // v1 is LoRA with A frozen: B's Adam step from B = 0 equals LoRA's B step.
+    const l = startRun(lora)
+    const v1 = startRun(loraFA, { options: { lorafa_projection: false } })
+    trainSteps(l, 1, 1e-3)
+    trainSteps(v1, 1, 1e-3)
+    for (const t of l.adapter.targets) expect(values(v1.adapter.view(t).get("lora_B"))).toEqual(values(l.adapter.view(t).get("lora_B")))
+    ;[plain, projected, l, v1].forEach((r) => r.dispose())
+  })
+
+  it("vera_d_init sets every entry of d; b starts at 0", () => {
+    const a = makeAdapter(vera, base, { options: { vera_d_init: 0.25 } })
+    for (const t of a.targets) {
+      expect(Array.from(values(a.view(t).get("vera_lambda_d")))).toEqual(new Array(a.settings.rank).fill(0.25))
+      expect(Array.from(values(a.view(t).get("vera_lambda_b")))).toEqual(new Array(t.dOut).fill(0))
+    }
+    a.dispose()
+  })
+
+  it("vera_projection_seed chooses the shared A_s, B_s: same seed same pair, another seed another", () => {
+    const [a, b, c] = [0, 0, 7].map((seed) => makeAdapter(vera, base, { options: { vera_projection_seed: seed } }))
+    const pair = (x: Adapter) => [values(x.tensors.get("vera_A")!.variable), values(x.tensors.get("vera_B")!.variable)]
+    expect(pair(b!)).toEqual(pair(a!))
+    const [[A0, B0], [A7, B7]] = [pair(a!), pair(c!)]
+    expect(A7!.length).toBe(A0!.length)
+    expect(A7!.some((x, i) => x !== A0![i])).toBe(true)
+    expect(B7!.some((x, i) => x !== B0![i])).toBe(true)
+    // The bound does not depend on the seed: He-uniform √(6/fan_in).
+    const bound = Math.sqrt(6 / 64)
+    expect(Math.max(...A7!.map(Math.abs))).toBeLessThanOrEqual(bound)
+    ;[a, b, c].forEach((x) => x!.dispose())
+  })
+})

@@ -34,6 +34,6 @@ describe("bundled CLI", () => {
   it("compare with a missing pipeline file: exit 2 and what is missing", () => {
     const r = cliRun("compare", "nope.yaml", "--runs-dir", "runs")
     expect(r.status).toBe(2)
-    expect(r.stderr).toContain("nope.yaml: no such pipeline file")
+    expect(r.stderr).toContain("nope.yaml: cannot read pipeline: no such file")
   })
 })

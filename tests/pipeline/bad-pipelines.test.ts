@@ -23,6 +23,23 @@ stages:
     kind: fake-source
 `
 
+/** The real kinds, checked at plan time against the tfjs-free method specs and the schemas' cross-field checks. */
+const real = (adapterParams: string, more = "") => `name: real
+matrix:
+  method: [lora, vera]
+stages:
+  tok:
+    kind: tokenize
+  base:
+    kind: build-model
+    needs: { tokens: tok }${more}
+  adapter:
+    kind: attach-adapter
+    foreach: [method]
+    needs: { model: base }
+    params: ${adapterParams}
+`
+
 const cases: ReadonlyArray<Case> = [
   { name: "unknown top-level key", yaml: `name: demo\nstagse:\n  src: { kind: fake-source }\n`, line: 2, mentions: ['unknown key "stagse"', 'did you mean "stages"'] },
   { name: "unknown stage key", yaml: ok + `  b:\n    kind: fake-step\n    need: { source: src }\n`, line: 10, mentions: ['unknown key "need"', 'did you mean "needs"'] },
@@ -45,6 +62,16 @@ const cases: ReadonlyArray<Case> = [
   { name: "invalid stage name", yaml: ok + `  "b c":\n    kind: fake-source\n`, line: 8, mentions: ['stage name "b c"'] },
   { name: "non-scalar axis value", yaml: `name: demo\nmatrix:\n  method: [a, { x: 1 }]\nstages:\n  src: { kind: fake-source }\n`, line: 3, mentions: ["matrix.method[1]"] },
   { name: "missing name", yaml: `stages:\n  src: { kind: fake-source }\n`, line: 1, mentions: ["name"] },
+  { name: "unknown method", yaml: real(`{ method: lroa }`), line: 14, mentions: ['unknown PEFT method "lroa"', 'did you mean "lora"', "known: lora, lora-fa, vera, delta-lora, lora-plus"] },
+  { name: "unknown method from the matrix", yaml: real(`{ method: "\${method}" }`).replace("[lora, vera]", "[lora, vrea]"), line: 14, mentions: ['unknown PEFT method "vrea"', 'did you mean "vera"', "(in adapter[method=vrea])"] },
+  { name: "unknown method option", yaml: real(`{ method: vera, vera_d_int: 0.5 }`), line: 14, mentions: ['unknown key "vera_d_int"', 'did you mean "vera_d_init"'] },
+  { name: "method option of the wrong type", yaml: real(`{ method: lora-fa, lorafa_projection: 1 }`), line: 14, mentions: ["lorafa_projection", "boolean", "got 1"] },
+  { name: "method option out of range", yaml: real(`{ method: delta-lora, delta_k: -2 }`), line: 14, mentions: ["delta_k", "greater than or equal to -1", "got -2"] },
+  { name: "non-positive LoRA+ ratio", yaml: real(`{ method: lora-plus, loraplus_ratio: 0 }`), line: 14, mentions: ["loraplus_ratio", "greater than 0"] },
+  { name: "unknown target projection", yaml: real(`{ method: lora, targets: [q, vv] }`), line: 14, mentions: ["targets[1]", '"vv"'] },
+  { name: "empty targets", yaml: real(`{ method: lora, targets: [] }`), line: 14, mentions: ["targets is empty"] },
+  { name: "n_embd not a multiple of n_head", yaml: real(`{ method: lora }`, `\n    params: { n_embd: 30, n_head: 4 }`), line: 10, mentions: ["n_embd (30) must be a multiple of n_head (4)"] },
+  { name: "no training data left", yaml: real(`{ method: lora }`) + `  train:\n    kind: train\n    foreach: [method]\n    needs: { model: base, adapter: adapter }\n    params: { val_fraction: 0.5, test_fraction: 0.5 }\n`, line: 19, mentions: ["val_fraction + test_fraction must be below 1"] },
 ]
 
 describe("malformed pipelines", () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
-import { formatComparison, loadComparison, type Comparison } from "../../src/report/compare.ts"
+import { loadComparison, type Comparison } from "../../src/report/compare.ts"
+import { formatComparison } from "../../src/report/format.ts"
 import { addExecution, addRun, ablationDb, openFixtureDb } from "./fixture-db.ts"
 
 const T2 = 4.302652729749462 // t_{0.975, 2}
@@ -27,10 +28,10 @@ describe("loadComparison", () => {
     expect(lora.metrics.accuracy?.mean).toBeCloseTo(0.8, 14)
     expect(lora.metrics.accuracy?.half).toBeCloseTo((T2 * 0.02) / Math.sqrt(3), 14)
     expect(lora.metrics.trainable_params).toEqual({ n: 3, mean: 4096, sd: 0, half: 0 })
-    // Train time 11, 12, 13 s; peak RSS from the execution column: 101..103 MiB.
+    // Train time 11, 12, 13 s; peak tensor bytes 21..23 MiB (the worker's RSS is not a per-method figure and not compared).
     expect(lora.metrics.train_time_s?.mean).toBe(12)
     expect(lora.metrics.train_time_s?.half).toBeCloseTo(T2 / Math.sqrt(3), 14)
-    expect(lora.metrics.peak_rss_bytes?.mean).toBe(102 * 1024 * 1024)
+    expect(lora.metrics.peak_tensor_bytes?.mean).toBe(22 * 1024 * 1024)
     expect(lora.isBaseline).toBe(true)
     expect(lora.paired).toEqual({})
   })
@@ -76,6 +77,23 @@ describe("loadComparison", () => {
     expect(group(ranks, "vera rank=16").paired.accuracy?.meanDiff).toBeCloseTo(0.04, 14)
   })
 
+  it("defaults to the latest finished run of the pipeline; --run N picks another; partial runs only when asked", () => {
+    const db = ablationDb() // runs 1 (other), 2 and 3 (quick, succeeded)
+    const partial = addRun(db, "quick")
+    db.prepare(`UPDATE runs SET status = 'interrupted' WHERE id = ?`).run(partial)
+    addExecution(db, { runId: partial, kind: "eval", factors: { method: "lora", seed: 1 }, final: { accuracy: 0.01 } })
+    expect(loadComparison(db, { baseline: "lora", pipeline: "quick" }).runId).toBe(3)
+    expect(loadComparison(db, { baseline: "lora" }).runId).toBe(3) // no pipeline named: still the latest finished
+    expect(loadComparison(db, { baseline: "lora", pipeline: "quick", runId: 2 }).runId).toBe(2)
+    const chosen = loadComparison(db, { baseline: "lora", runId: partial })
+    expect(chosen.groups.map((g) => [g.label, g.metrics.accuracy?.mean])).toEqual([["lora", 0.01]])
+    expect(() => loadComparison(db, { baseline: "lora", pipeline: "other", runId: 3 })).toThrow('run #3 is of pipeline "quick", not "other"')
+    expect(() => loadComparison(db, { baseline: "lora", runId: 99 })).toThrow("no run #99")
+    const onlyPartial = addRun(db, "fresh")
+    db.prepare(`UPDATE runs SET status = 'failed' WHERE id = ?`).run(onlyPartial)
+    expect(() => loadComparison(db, { baseline: "lora", pipeline: "fresh" })).toThrow(`no finished run of pipeline "fresh" (the latest, #${onlyPartial}, is failed); pick one with --run N`)
+  })
+
   it("fails clearly when there is nothing to compare", () => {
     expect(() => loadComparison(openFixtureDb(), { baseline: "lora" })).toThrow("no runs recorded yet")
     expect(() => loadComparison(ablationDb(), { baseline: "lora", pipeline: "nope" })).toThrow('no runs of pipeline "nope"')
@@ -91,7 +109,7 @@ describe("formatComparison", () => {
     expect(text).toContain("lora                    3  0.800 ± 0.050  0.750 ± 0.050  0.200 ± 0.050")
     expect(text).toContain("delta-lora              1      0.810 ± —              —      0.500 ± —")
     expect(text).toContain("vera            3  +0.023 ± 0.038  0.118  +0.023 ± 0.038  0.118")
-    expect(text).toContain("lora        3             4,096      12.0 ± 2.5         102 ± 2")
+    expect(text).toContain("lora        3             4,096      12.0 ± 2.5          22.0 ± 2.5")
     expect(text).toContain("majority class          3  0.660 ± 0.000")
   })
 

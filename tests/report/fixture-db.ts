@@ -90,7 +90,7 @@ const cellsFor = (db: Db, runId: number, method: string, acc: ReadonlyArray<numb
     const seed = n + 1
     out.push(["train", addExecution(db, {
       runId, kind: "train", factors: { method, seed }, peakRss: (100 + seed) * 1024 * 1024,
-      final: { train_time_s: 10 + seed, final_loss: 1 }, curves: { loss: [3 - seed / 10, 2, 1.5 + seed / 10] },
+      final: { train_time_s: 10 + seed, final_loss: 1, peak_tensor_bytes: (20 + seed) * 1024 * 1024 }, curves: { loss: [3 - seed / 10, 2, 1.5 + seed / 10] },
     })])
     out.push(["eval", addExecution(db, {
       runId, kind: "eval", factors: { method, seed },

@@ -1,6 +1,7 @@
 /** The comparison with tuning and a full fine-tuning reference: validation evals stay out, the share of full FT's gain per seed. */
 import { describe, expect, it } from "vitest"
-import { formatComparison, loadComparison } from "../../src/report/compare.ts"
+import { loadComparison } from "../../src/report/compare.ts"
+import { formatComparison } from "../../src/report/format.ts"
 import { addExecution, addRun, openFixtureDb } from "./fixture-db.ts"
 
 const T2 = 4.302652729749462 // t_{0.975, 2}

@@ -6,7 +6,7 @@ import { loadModel } from "../../src/model/safetensors.ts"
 import { disposeGPT } from "../../src/model/gpt.ts"
 import buildModelStage from "../../stages/build-model.ts"
 import tokenizeStage from "../../stages/tokenize.ts"
-import { artifact, runStage } from "../model/stage-context.ts"
+import { artifact, runStage } from "./harness.ts"
 
 const dir = mkdtempSync(join(tmpdir(), "build-model-test-"))
 const file = join(dir, "corpus.txt")
@@ -17,7 +17,7 @@ describe("build-model stage", () => {
   it("pretrains a tiny model and writes weights, config and the tokenizer; emits loss, lr, val metrics and progress", async () => {
     const tok = await runStage(tokenizeStage, { params: { corpus: [file], vocab_size: 280, val_fraction: 0.1 } })
     const tokens = artifact("tokenize", tok.outDir)
-    const { output, outDir, rec } = await runStage(buildModelStage, { params: tiny, inputs: { tokens }, backend: "wasm" })
+    const { output, outDir, recorded: rec } = await runStage(buildModelStage, { params: tiny, inputs: { tokens }, backend: "wasm" })
     const model = loadModel(outDir)
     expect(model.config).toMatchObject({ vocabSize: 280, nLayer: 1, nEmbd: 16, blockSize: 16, tieWeights: true })
     disposeGPT(model)

@@ -21,7 +21,7 @@ import { stages } from "../../stages/index.ts"
 import loadModelStage from "../../stages/load-model.ts"
 import mergeStage from "../../stages/merge.ts"
 import trainStage from "../../stages/train.ts"
-import { artifact, runStage, tempRoot } from "./attach-adapter-harness.ts"
+import { artifact, runStage, tempRoot } from "./harness.ts"
 
 const FIX = join(import.meta.dirname, "..", "fixtures", "hf")
 const lines = Array.from({ length: 32 }, (_, i) => ({ prompt: `Subject: ${i % 2 ? "buy cheap pills now" : "meeting notes monday"} ${i}\nLabel:`, completion: i % 2 ? " spam" : " ham" }))

@@ -8,7 +8,7 @@ import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import reportStage from "../../stages/report.ts"
 import type { InputArtifact } from "../../src/engine/stage.ts"
-import { runStage } from "../model/stage-context.ts"
+import { runStage } from "./harness.ts"
 
 const root = mkdtempSync(join(tmpdir(), "peftlab-report-"))
 const art = (id: string, kind: string, factors: InputArtifact["factors"], summary: InputArtifact["summary"], files: Record<string, string> = {}): InputArtifact => {

@@ -7,7 +7,7 @@ import { splitText } from "../../src/model/jobs/tokenize.ts"
 import { loadTokenizer } from "../../src/model/tokenizer.ts"
 import { readTokens, unigramCrossEntropy } from "../../src/model/token-data.ts"
 import tokenizeStage, { TokenizeParams } from "../../stages/tokenize.ts"
-import { runStage } from "../model/stage-context.ts"
+import { runStage } from "./harness.ts"
 
 const dir = mkdtempSync(join(tmpdir(), "tokenize-test-"))
 const text = Array.from({ length: 300 }, (_, i) => `Line ${i}: the people of the United States, in congress assembled — déjà vu ${i % 7}.`).join("\n")

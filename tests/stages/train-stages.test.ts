@@ -11,11 +11,12 @@ import evalStage from "../../stages/eval.ts"
 import mergeStage from "../../stages/merge.ts"
 import trainStage from "../../stages/train.ts"
 import { initBackend } from "../../src/model/backend.ts"
+import { loadTask } from "../../src/model/datasets/task.ts"
 import { countWords, trainBpe } from "../../src/model/bpe-train.ts"
 import { Tokenizer } from "../../src/model/tokenizer.ts"
 import { disposeGPT, initGPT } from "../../src/model/gpt.ts"
 import { saveModel } from "../../src/model/safetensors.ts"
-import { artifact, runStage, tempRoot } from "./attach-adapter-harness.ts"
+import { artifact, runStage, tempRoot } from "./harness.ts"
 
 const SPAM = ["cheap pills buy now", "win money fast click", "free offer limited time", "buy cheap watches now"]
 const HAM = ["meeting notes for monday", "lunch with the team today", "draft of the report attached", "can you review my patch"]
@@ -60,18 +61,31 @@ describe.each(["lora", "lora-fa", "vera", "delta-lora", "lora-plus", "full"])("%
       if (method === "full" && k === "frozen_params") expect(a.output.summary[k]).toBe(0) // every weight trains
       else expect(a.output.summary[k]).toBeGreaterThan(0)
     }
-    for (const k of ["train_time_s", "tokens_per_s", "peak_rss_bytes"]) expect(t.output.summary[k]).toBeGreaterThan(0)
+    for (const k of ["train_time_s", "tokens_per_s", "peak_tensor_bytes"]) expect(t.output.summary[k]).toBeGreaterThan(0)
     expect(Number.isFinite(t.output.summary.final_loss)).toBe(true)
     expect(t.output.summary).toMatchObject({ optimizer: "adamw", adam_eps: 1e-8, weight_decay: 0.01, schedule: "linear-warmup-cosine" })
     for (const name of ["loss", "lr", "grad_norm", "tokens_per_s"])
       expect(t.recorded.metrics.filter((m) => m.name === name).map((m) => m.step)).toEqual([0, 1, 2, 3, 4, 5])
     const trained = artifact("train", t.outDir, t.output.summary)
     const e = await runStage(evalStage, { root, name: `${method}.eval`, params: {}, inputs: { model, adapter: trained } })
-    for (const k of ["accuracy", "macro_f1", "base_accuracy", "majority_accuracy"]) expect(e.output.summary[k]).toBeGreaterThanOrEqual(0)
     expect(e.output.summary.perplexity).toBeCloseTo(Math.exp(Number(e.output.summary.eval_loss)), 9)
     const confusion = Object.entries(e.output.summary).filter(([k]) => k.startsWith("confusion_"))
     expect(confusion.map(([k]) => k).sort()).toEqual(["confusion_ham_as_ham", "confusion_ham_as_spam", "confusion_spam_as_ham", "confusion_spam_as_spam"])
-    expect(confusion.reduce((n, [, v]) => n + Number(v), 0)).toBe(e.output.summary.examples)
+    // Real values: the test split is a pure function of the split seed (train's defaults: seed 0, 10% / 20%).
+    const split = await loadTask({ path: dataPath }, { splitSeed: 0, valFraction: 0.1, testFraction: 0.2 })
+    const n = split.test.length
+    expect(e.output.summary.examples).toBe(n)
+    const trainHam = split.train.filter((x) => x.completion === " ham").length
+    const majority = trainHam * 2 >= split.train.length ? " ham" : " spam"
+    expect(e.output.summary).toMatchObject({ majority_label: majority.trim(), majority_accuracy: split.test.filter((x) => x.completion === majority).length / n })
+    const c = (t: string, p: string) => Number(e.output.summary[`confusion_${t}_as_${p}`])
+    expect(c("ham", "ham") + c("ham", "spam")).toBe(split.test.filter((x) => x.completion === " ham").length)
+    expect(c("spam", "spam") + c("spam", "ham")).toBe(split.test.filter((x) => x.completion === " spam").length)
+    expect(e.output.summary.accuracy).toBe((c("ham", "ham") + c("spam", "spam")) / n)
+    const f1 = (tp: number, fp: number, fn: number) => (tp === 0 ? 0 : (2 * tp) / (2 * tp + fp + fn))
+    expect(e.output.summary.macro_f1).toBeCloseTo((f1(c("ham", "ham"), c("spam", "ham"), c("ham", "spam")) + f1(c("spam", "spam"), c("ham", "spam"), c("spam", "ham"))) / 2, 12)
+    // Peak tensor bytes of a training step hold at least the model and the adapter (float32).
+    expect(t.output.summary.peak_tensor_bytes).toBeGreaterThanOrEqual(4 * (Number(a.output.summary.frozen_params) + Number(a.output.summary.trainable_params)))
     const m = await runStage(mergeStage, { root, name: `${method}.merge`, params: {}, inputs: { model, adapter: trained } })
     expect(m.output.summary.merge_max_abs_diff).toBeLessThanOrEqual(Number(m.output.summary.merge_tolerance))
     expect(readFileSync(join(m.outDir, "model.safetensors")).length).toBeGreaterThan(0)
@@ -102,5 +116,19 @@ describe("train", () => {
     const err = await attachAndTrain("lora", "diverge", { lr: 1e38, min_lr: 1e38, grad_clip: 0 }).catch((e: unknown) => e)
     expect(err).toMatchObject({ reason: "Diverged" })
     expect(String((err as Error).message)).toMatch(/^diverged at step \d+$/)
+  })
+
+  it("eval and merge refuse an adapter trained on other examples than the data now gives (data digest)", async () => {
+    const { model, t } = await attachAndTrain("lora", "digest")
+    const metaFile = join(t.outDir, "train_meta.json")
+    const meta = JSON.parse(readFileSync(metaFile, "utf8")) as { data_digest: string }
+    expect(meta.data_digest).toMatch(/^[0-9a-f]{64}$/)
+    writeFileSync(metaFile, JSON.stringify({ ...meta, data_digest: "0".repeat(64) }))
+    const trained = artifact("train", t.outDir, t.output.summary)
+    for (const [stage, name] of [[evalStage, "digest.eval"], [mergeStage, "digest.merge"]] as const) {
+      const err = await runStage(stage, { root, name, params: {}, inputs: { model, adapter: trained } }).catch((e: unknown) => e)
+      expect(err).toMatchObject({ reason: "InvalidData" })
+      expect(String((err as Error).message)).toContain(`than the adapter was trained on (000000000000)`)
+    }
   })
 })

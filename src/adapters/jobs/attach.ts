@@ -5,6 +5,7 @@ import type { Effect } from "effect"
 import type { StageContext, StageError, StageOutput } from "../../engine/stage.ts"
 import { disposeGPT, type GPT } from "../../model/gpt.ts"
 import type { AttachParams } from "../../../stages/attach-adapter.ts"
+import { methodOptions } from "../specs/index.ts"
 import { Adapter } from "../adapter.ts"
 import { getMethod } from "../index.ts"
 import { ADAPTER_WEIGHTS, saveAdapter } from "../io.ts"
@@ -44,14 +45,7 @@ export const attach = (ctx: StageContext<AttachParams>): Effect.Effect<StageOutp
         targets: p.targets,
         dropout: p.dropout,
         seed: p.seed,
-        options: {
-          vera_d_init: p.vera_d_init,
-          vera_projection_seed: p.vera_projection_seed,
-          delta_lambda: p.delta_lambda,
-          delta_k: p.delta_k,
-          loraplus_ratio: p.loraplus_ratio,
-          lorafa_projection: p.lorafa_projection,
-        },
+        options: methodOptions(p.method, p),
       })
       adapter = Adapter.create(method, model.config, settings, { model })
       await saveAdapter(ctx.outDir, adapter)

@@ -6,23 +6,13 @@ import { existsSync } from "node:fs"
 import { readFile } from "node:fs/promises"
 import { isAbsolute, join, resolve } from "node:path"
 import { Effect } from "effect"
-import { StageError, type StageContext } from "../../engine/stage.ts"
+import { StageError, toStageError, type StageContext } from "../../engine/stage.ts"
 import { initBackend } from "../../model/backend.ts"
 import type { GPT } from "../../model/gpt.ts"
 import { loadModel } from "../../model/safetensors.ts"
 import { loadTokenizer } from "../../model/tokenizer.ts"
 import { loadTask } from "../../model/datasets/task.ts"
 import type { Encoder, Example } from "../../model/completion-batches.ts"
-import { DivergedError } from "../trainer.ts"
-import { Interrupted } from "../train-loop.ts"
-
-export const toStageError = (e: unknown): StageError => {
-  if (e instanceof StageError) return e
-  if (e instanceof DivergedError) return new StageError({ reason: "Diverged", message: e.message })
-  if (e instanceof Interrupted) return new StageError({ reason: "Interrupted", message: "interrupted" })
-  const message = e instanceof Error ? e.message : String(e)
-  return new StageError({ reason: "Failed", message, cause: e })
-}
 
 /** Runs an async job as the stage's Effect; every failure becomes a StageError. */
 export const attempt = <A>(f: () => Promise<A>): Effect.Effect<A, StageError> => Effect.tryPromise({ try: f, catch: toStageError })
@@ -57,6 +47,8 @@ export interface DataSpec {
   readonly test_fraction: number
   /** SpamAssassin only: characters of body text kept after the subject. */
   readonly body_chars?: number
+  /** Digest of the examples train saw, split included (train_meta.json); eval and merge assert it. */
+  readonly data_digest?: string
 }
 
 export interface TaskData {
@@ -67,10 +59,20 @@ export interface TaskData {
   readonly digest: string
 }
 
-/** Relative JSONL paths are resolved against the project root. */
+/**
+ * Relative JSONL paths are resolved against the pipeline file's folder. When `d` carries the
+ * digest train recorded, the examples must be the same ones: a changed parser or data file
+ * (a dependency bump) would otherwise evaluate an adapter on a split that overlaps its training data.
+ */
 export const loadTaskData = async <P>(ctx: StageContext<P>, d: DataSpec): Promise<TaskData> => {
   const source = d.data === "spam-assassin" ? ("spam-assassin" as const) : { path: isAbsolute(d.data) ? d.data : resolve(ctx.pipelineDir, d.data) }
-  return await loadTask(source, { splitSeed: d.split_seed, valFraction: d.val_fraction, testFraction: d.test_fraction, ...(d.body_chars === undefined ? {} : { bodyChars: d.body_chars }) })
+  const task = await loadTask(source, { splitSeed: d.split_seed, valFraction: d.val_fraction, testFraction: d.test_fraction, ...(d.body_chars === undefined ? {} : { bodyChars: d.body_chars }) })
+  if (d.data_digest !== undefined && task.digest !== d.data_digest)
+    throw new StageError({
+      reason: "InvalidData",
+      message: `the data ${d.data} now gives other examples (digest ${task.digest.slice(0, 12)}) than the adapter was trained on (${d.data_digest.slice(0, 12)}): retrain it (peftlab run --force 'train*')`,
+    })
+  return task
 }
 
 export const TRAIN_META = "train_meta.json"

@@ -1,5 +1,6 @@
 /** The train stage's work (stages/train.ts holds its params and contract). */
 import { writeFile } from "node:fs/promises"
+import * as tf from "@tensorflow/tfjs"
 import { join } from "node:path"
 import type { Effect } from "effect"
 import type { StageContext, StageError, StageOutput } from "../../engine/stage.ts"
@@ -41,6 +42,8 @@ export const train = (ctx: StageContext<TrainParams>): Effect.Effect<StageOutput
     const adapterDir = ctx.inputs.adapter?.dir ?? ""
     requireFile(adapterDir, ADAPTER_WEIGHTS, "adapter")
     const { model, tokenizer } = await loadBase(ctx)
+    // Tensor bytes a reused worker still held before this stage (normally 0): not this stage's cost.
+    const leftover = tf.memory().numBytes - [...model.params.values()].reduce((n, v) => n + v.size * 4, 0)
     let adapter: Adapter | undefined
     try {
       adapter = await loadAdapter(adapterDir, model)
@@ -78,7 +81,7 @@ export const train = (ctx: StageContext<TrainParams>): Effect.Effect<StageOutput
           ...optimizerRecord(p, lr, minLr, seed),
           train_time_s: result.trainTimeS,
           tokens_per_s: result.tokensPerSec,
-          peak_rss_bytes: result.peakRssBytes,
+          peak_tensor_bytes: result.peakTensorBytes - leftover,
           final_loss: result.finalLoss,
           resumed_from_step: result.resumedFrom ?? -1,
           train_examples: task.train.length,

@@ -4,6 +4,7 @@
  * split keeps the class ratio (SpamAssassin is 69 % ham).
  */
 import { createHash } from "node:crypto"
+import { mulberry32 } from "../mulberry32.ts"
 
 export interface Example {
   readonly prompt: string
@@ -22,16 +23,6 @@ export interface Splits {
   readonly test: ReadonlyArray<Example>
 }
 
-/** mulberry32: small, fast, and the same stream in every process. */
-export const mulberry32 = (seed: number): (() => number) => {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) | 0
-    let t = Math.imul(s ^ (s >>> 15), 1 | s)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Fisher–Yates with a seeded stream. */
 export const shuffled = <A>(items: ReadonlyArray<A>, seed: number): A[] => {

@@ -6,11 +6,11 @@
 import { copyFileSync, existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect } from "effect"
-import { StageError, type StageContext, type StageOutput } from "../../engine/stage.ts"
+import { StageError, toStageError, type StageContext, type StageOutput } from "../../engine/stage.ts"
 import type { BuildModelParams } from "../../../stages/build-model.ts"
 import { initBackend } from "../backend.ts"
 import { defaultConfig, disposeGPT, initGPT, type GPTConfig } from "../gpt.ts"
-import { Diverged, Interrupted, pretrain } from "../pretrain.ts"
+import { pretrain } from "../pretrain.ts"
 import { saveModel } from "../safetensors.ts"
 import { readTokens } from "../token-data.ts"
 import { numericVersions } from "../versions.ts"
@@ -80,13 +80,6 @@ const run = async (ctx: StageContext<BuildModelParams>): Promise<StageOutput> =>
   } finally {
     disposeGPT(model)
   }
-}
-
-const toStageError = (e: unknown): StageError => {
-  if (e instanceof StageError) return e
-  if (e instanceof Diverged) return new StageError({ reason: "Diverged", message: e.message })
-  if (e instanceof Interrupted) return new StageError({ reason: "Interrupted", message: e.message })
-  return new StageError({ reason: "Failed", message: e instanceof Error ? e.message : String(e), cause: e })
 }
 
 export const buildModel = (ctx: StageContext<BuildModelParams>): Effect.Effect<StageOutput, StageError> => Effect.tryPromise({ try: () => run(ctx), catch: toStageError })

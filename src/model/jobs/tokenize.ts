@@ -6,7 +6,7 @@
 import { writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { Effect } from "effect"
-import { StageError, type StageContext, type StageOutput } from "../../engine/stage.ts"
+import { StageError, toStageError, type StageContext, type StageOutput } from "../../engine/stage.ts"
 import type { TokenizeParams } from "../../../stages/tokenize.ts"
 import { countWords, trainBpe } from "../bpe-train.ts"
 import { sotuDocuments, textFileDocuments, type Document } from "../datasets/pretrain-text.ts"
@@ -52,7 +52,7 @@ export const splitText = (docs: ReadonlyArray<Document>, valFraction: number, se
 
 const run = async (ctx: StageContext<TokenizeParams>): Promise<StageOutput> => {
   const p = ctx.params
-  // Relative paths resolve against the project root, as the fine-tuning stages do.
+  // Relative paths resolve against the pipeline file's folder, as the fine-tuning stages do.
   const docs = p.corpus === "sotu" ? await sotuDocuments() : textFileDocuments(p.corpus.map((f) => resolve(ctx.pipelineDir, f)))
   const split = splitText(docs, p.val_fraction, p.seed)
   if (split.val.length === 0) throw new StageError({ reason: "InvalidData", message: "the validation split is empty: raise val_fraction or add text" })
@@ -82,8 +82,5 @@ const run = async (ctx: StageContext<TokenizeParams>): Promise<StageOutput> => {
   ctx.progress({ step: 3, total: 3 })
   return { summary: { ...meta } }
 }
-
-const toStageError = (e: unknown): StageError =>
-  e instanceof StageError ? e : new StageError({ reason: "Failed", message: e instanceof Error ? e.message : String(e), cause: e })
 
 export const tokenize = (ctx: StageContext<TokenizeParams>): Effect.Effect<StageOutput, StageError> => Effect.tryPromise({ try: () => run(ctx), catch: toStageError })

@@ -1,0 +1,14 @@
+/**
+ * mulberry32: a small, fast, well-mixed 32-bit PRNG, the same stream in every process and on
+ * every backend. The one seeded stream of the data code (splits, shuffles, batch order).
+ */
+export const mulberry32 = (seed: number): (() => number) => {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
