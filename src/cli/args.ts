@@ -5,11 +5,16 @@ import { parseArgs } from "node:util"
 import { Data } from "effect"
 import { BACKEND_REQUESTS } from "../engine/backend.ts"
 import type { BackendRequest } from "../engine/backend.ts"
+import { EXECUTORS } from "../engine/executor.ts"
+import type { ExecutorName } from "../engine/executor.ts"
+import { parseResources } from "../engine/executors/resources.ts"
+import type { Resources } from "../engine/executors/resources.ts"
 
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
 
 export const USAGE = `usage:
   peftlab run <pipeline.yaml> [--jobs N] [--plain | --json] [--keep-going] [--force <id-glob>] [--backend auto|tensorflow|native|wasm|cpu] [--runs-dir DIR]
+        [--executor local|slurm] [--resources cpus=1,mem=2G,time=1h,gpus=0,partition=P] [--slurm-batch N] [--db FILE]
   peftlab status <pipeline.yaml> [--json] [--backend B] [--runs-dir DIR]
   peftlab why <pipeline.yaml> <stage-id> [--backend B] [--runs-dir DIR]
   peftlab compare [<pipeline.yaml>] [--baseline lora] [--format table|md|csv|json|latex] [--runs-dir DIR]
@@ -27,7 +32,7 @@ interface Common {
 }
 
 export type Command =
-  | (Common & { readonly type: "run"; readonly pipeline: string; readonly jobs: number; readonly output: Output; readonly keepGoing: boolean; readonly force: ReadonlyArray<string> })
+  | (Common & { readonly type: "run"; readonly pipeline: string; readonly jobs: number; readonly output: Output; readonly keepGoing: boolean; readonly force: ReadonlyArray<string>; readonly executor: ExecutorName; readonly resources: Resources; readonly slurmBatch: number; readonly db?: string })
   | (Common & { readonly type: "status"; readonly pipeline: string; readonly json: boolean })
   | (Common & { readonly type: "why"; readonly pipeline: string; readonly id: string })
   | (Common & { readonly type: "export"; readonly pipeline: string; readonly id: string; readonly out: string })
@@ -49,6 +54,10 @@ const OPTIONS = {
   format: { type: "string" },
   out: { type: "string" },
   help: { type: "boolean", short: "h" },
+  executor: { type: "string" },
+  resources: { type: "string" },
+  "slurm-batch": { type: "string" },
+  db: { type: "string" },
 } as const
 
 const FORMATS = ["table", "md", "csv", "json", "latex"] as const
@@ -58,10 +67,17 @@ const oneOf = <T extends string>(what: string, value: string, allowed: ReadonlyA
   throw new UsageError({ message: `--${what} must be one of ${allowed.join(", ")}, got "${value}"` })
 }
 
-const positive = (value: string): number => {
+const positive = (value: string, what = "jobs"): number => {
   const n = Number(value)
-  if (!Number.isInteger(n) || n < 1) throw new UsageError({ message: `--jobs must be a positive integer, got "${value}"` })
+  if (!Number.isInteger(n) || n < 1) throw new UsageError({ message: `--${what} must be a positive integer, got "${value}"` })
   return n
+}
+
+const resourcesFlag = (value: string | undefined): Resources => {
+  if (value === undefined) return {}
+  const r = parseResources(value)
+  if (typeof r === "string") throw new UsageError({ message: `--resources: ${r}` })
+  return r
 }
 
 const parse = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Command => {
@@ -79,7 +95,9 @@ const parse = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Command => 
     case "run":
       need(1, "<pipeline.yaml>")
       if (v.plain === true && v.json === true) throw new UsageError({ message: "--plain and --json exclude each other" })
-      return { ...common, type: "run", pipeline: rest[0]!, jobs: positive(v.jobs ?? String(os.availableParallelism())), output: v.json ? "json" : v.plain ? "plain" : "auto", keepGoing: v["keep-going"] === true, force: v.force ?? [] }
+      return { ...common, type: "run", pipeline: rest[0]!, jobs: positive(v.jobs ?? String(os.availableParallelism())), output: v.json ? "json" : v.plain ? "plain" : "auto", keepGoing: v["keep-going"] === true, force: v.force ?? [],
+        executor: oneOf("executor", v.executor ?? "local", EXECUTORS), resources: resourcesFlag(v.resources), slurmBatch: positive(v["slurm-batch"] ?? "64", "slurm-batch"),
+        ...(v.db === undefined ? {} : { db: path.resolve(v.db) }) }
     case "status":
       need(1, "<pipeline.yaml>")
       return { ...common, type: "status", pipeline: rest[0]!, json: v.json === true }

@@ -119,11 +119,18 @@ const run = (cmd: Extract<Command, { type: "run" }>, registry: Registry, io: Io)
     const unknown = cmd.force.filter((glob) => !pipeline.instances.some((i) => picomatch(glob)(i.id)))
     if (unknown.length > 0) return yield* line(io.stderr, `--force ${unknown.join(", ")}: matches no stage instance`).pipe(Effect.as(2))
     const matchers = cmd.force.map((g) => picomatch(g))
+    if (cmd.db !== undefined) io.env["PEFTLAB_DB"] = cmd.db
+    if (cmd.executor === "slurm") {
+      const { slurmAvailable } = yield* Effect.promise(() => import("../engine/executors/slurm.ts"))
+      const problem = yield* Effect.promise(slurmAvailable)
+      if (problem !== undefined) return yield* line(io.stderr, problem).pipe(Effect.as(2))
+    }
     const backend = yield* Effect.promise(() => resolveBackend(cmd.backend))
     const sink = yield* Effect.promise(() => makeSink(cmd.output, io, comparisonText(cmd.runsDir, pipeline.name)))
     const status = yield* runPipeline({
       pipeline, registryModule: registry.module, runsDir: cmd.runsDir, projectDir: projectRoot(), backend, jobs: cmd.jobs,
       keepGoing: cmd.keepGoing, force: (id) => matchers.some((m) => m(id)), sink, argv: io.argv,
+      executor: cmd.executor, resources: cmd.resources, slurmBatch: cmd.slurmBatch,
       ...(dashboardWanted(cmd.output, io) ? { workerLog: "worker.log" } : {}),
     }).pipe(Effect.ensuring(Effect.promise(() => sink.close())))
     return status === "succeeded" ? 0 : status === "failed" ? 1 : 130

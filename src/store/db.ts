@@ -24,11 +24,16 @@ const migrate = (db: Db): void => {
   }).immediate()
 }
 
-/** Opens (creating the runs directory and database when `create`) or returns undefined if absent. */
+/**
+ * Opens (creating the runs directory and database when `create`) or returns undefined if absent.
+ * `PEFTLAB_DB` (or `run --db`) puts the database elsewhere than the runs directory: on a
+ * cluster, a local disk of the coordinator's machine, as SQLite's locking is unsafe on NFS.
+ */
 export const openDb = (runsDir: string, options: { readonly create: boolean }): Db | undefined => {
-  const file = path.join(runsDir, DB_FILE)
+  const file = process.env["PEFTLAB_DB"] ?? path.join(runsDir, DB_FILE)
   if (!options.create && !existsSync(file)) return undefined
   if (options.create) mkdirSync(runsDir, { recursive: true })
+  if (options.create) mkdirSync(path.dirname(file), { recursive: true })
   const db = new Database(file)
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
   db.pragma("journal_mode = WAL")
