@@ -96,7 +96,7 @@ const parse = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Command => 
       need(1, "<pipeline.yaml>")
       if (v.plain === true && v.json === true) throw new UsageError({ message: "--plain and --json exclude each other" })
       return { ...common, type: "run", pipeline: rest[0]!, jobs: positive(v.jobs ?? String(os.availableParallelism())), output: v.json ? "json" : v.plain ? "plain" : "auto", keepGoing: v["keep-going"] === true, force: v.force ?? [],
-        executor: oneOf("executor", v.executor ?? "local", EXECUTORS), resources: resourcesFlag(v.resources), slurmBatch: positive(v["slurm-batch"] ?? "64", "slurm-batch"),
+        executor: oneOf("executor", v.executor ?? "local", EXECUTORS), resources: resourcesFlag(v.resources), slurmBatch: positive(v["slurm-batch"] ?? "256", "slurm-batch"),
         ...(v.db === undefined ? {} : { db: path.resolve(v.db) }) }
     case "status":
       need(1, "<pipeline.yaml>")

@@ -90,7 +90,7 @@ export const runPipeline = (options: RunOptions): Effect.Effect<RunStatus> =>
         options.executor === "slurm"
           ? Effect.promise(async (): Promise<Executor> => {
               const { SlurmExecutor } = await import("./executors/slurm.ts")
-              return new SlurmExecutor({ runsDir: options.runsDir, registryModule: options.registryModule, runId, maxJobs: options.jobs, batchSize: options.slurmBatch ?? 64, defaults: options.resources ?? {}, emit })
+              return new SlurmExecutor({ runsDir: options.runsDir, registryModule: options.registryModule, runId, maxJobs: options.jobs, batchSize: options.slurmBatch ?? 256, defaults: options.resources ?? {}, emit })
             })
           : Effect.sync((): Executor => new WorkerPool({ size: options.jobs, registryModule: options.registryModule, ...(options.workerLog === undefined ? {} : { workerLog: path.join(options.runsDir, options.workerLog) }) })),
         (p) => Effect.promise(async () => p.shutdown()),

@@ -109,6 +109,11 @@ export const slurmAvailable = async (): Promise<string | undefined> => {
   return `--executor slurm: Slurm does not answer: ${why}. For a local test cluster run: bash scripts/slurm-up.sh`
 }
 
+const PACK_DELAY_MS = 30
+
+/** Pending reasons that no amount of waiting fixes. */
+const NEVER_RUNS = new Set(["PartitionConfig", "BadConstraints", "PartitionNodeLimit", "PartitionTimeLimit", "DependencyNeverSatisfied", "InvalidAccount", "InvalidQOS", "AssocMaxCpuPerJobLimit", "AssocMaxNodePerJobLimit", "AssocMaxWallDurationPerJobLimit", "QOSMaxCpuPerJobLimit", "QOSMaxNodePerJobLimit", "QOSMaxWallDurationPerJobLimit", "QOSMaxMemoryPerJob", "QOSMaxGRESPerJob"])
+
 const slurmError = (reason: string, message: string): WireError => ({ tag: "SlurmJob", reason, message })
 
 export class SlurmExecutor implements Executor {
@@ -149,14 +154,18 @@ export class SlurmExecutor implements Executor {
     return n
   }
 
-  /** Packs after the current scheduling round, so the instances made ready together share jobs. */
+  /**
+   * Packs a little after the current scheduling round (the scheduler hands over the instances
+   * that became ready through its own fibers), so the instances ready together share jobs
+   * rather than the first few taking a job of their own.
+   */
   private schedulePump(): void {
     if (this.pumpScheduled) return
     this.pumpScheduled = true
-    setImmediate(() => {
+    setTimeout(() => {
       this.pumpScheduled = false
       this.pump()
-    })
+    }, PACK_DELAY_MS)
   }
 
   private pump(): void {
@@ -276,12 +285,12 @@ export class SlurmExecutor implements Executor {
         if (rows !== undefined && b.goneAt === undefined) {
           const row = rows.get(b.slurmId!)
           if (row !== undefined) this.setState(b, row.state, row.reason, row.node)
+          if (row?.state === "PENDING" && NEVER_RUNS.has(row.reason)) await this.refusedWhilePending(b, row.reason)
           if (row === undefined || TERMINAL.has(row.state)) b.goneAt = now
         }
         if (b.goneAt !== undefined) await this.afterEnd(b, now)
         if (b.members.every((m) => m.settled || m.batch !== b)) this.batches.delete(b)
       }
-      this.pump()
       if (this.batches.size === 0 && this.timer !== undefined) {
         clearInterval(this.timer)
         this.timer = undefined
@@ -322,6 +331,16 @@ export class SlurmExecutor implements Executor {
     }
     b.done = true
     this.schedulePump()
+  }
+
+  /**
+   * A job the cluster accepted but can never start (a cluster without `EnforcePartLimits`
+   * queues a job larger than its partition): cancel it and fail its instances with the reason.
+   */
+  private async refusedWhilePending(b: Batch, reason: string): Promise<void> {
+    const why = `Slurm job ${b.slurmId} can never start (pending with reason ${reason}); cancelled`
+    for (const m of b.members) this.settle(m, { type: "failed", error: slurmError("Refused", why) })
+    await this.cancelBatch(b)
   }
 
   /** The last lines of the job's output file (launch errors land there). */
