@@ -109,7 +109,8 @@ export const slurmAvailable = async (): Promise<string | undefined> => {
   return `--executor slurm: Slurm does not answer: ${why}. For a local test cluster run: bash scripts/slurm-up.sh`
 }
 
-const PACK_DELAY_MS = 30
+const PACK_QUIET_MS = 30
+const PACK_MAX_MS = 500
 
 /** Pending reasons that no amount of waiting fixes. */
 const NEVER_RUNS = new Set(["PartitionConfig", "BadConstraints", "PartitionNodeLimit", "PartitionTimeLimit", "DependencyNeverSatisfied", "InvalidAccount", "InvalidQOS", "AssocMaxCpuPerJobLimit", "AssocMaxNodePerJobLimit", "AssocMaxWallDurationPerJobLimit", "QOSMaxCpuPerJobLimit", "QOSMaxNodePerJobLimit", "QOSMaxWallDurationPerJobLimit", "QOSMaxMemoryPerJob", "QOSMaxGRESPerJob"])
@@ -123,7 +124,8 @@ export class SlurmExecutor implements Executor {
   private readonly tag: string
   private readonly root: string
   private seq = 0
-  private pumpScheduled = false
+  private pumpTimer: NodeJS.Timeout | undefined
+  private pumpFirstAt: number | undefined
   private timer: NodeJS.Timeout | undefined
   private polling = false
   private readonly pollMs: number
@@ -155,17 +157,20 @@ export class SlurmExecutor implements Executor {
   }
 
   /**
-   * Packs a little after the current scheduling round (the scheduler hands over the instances
-   * that became ready through its own fibers), so the instances ready together share jobs
-   * rather than the first few taking a job of their own.
+   * Packs once the scheduler has handed over what became ready together: it starts each
+   * instance in its own fiber (a lock and a row in SQLite first), so they arrive spread over a
+   * few milliseconds. Waits until none arrived for PACK_QUIET_MS, at most PACK_MAX_MS, so the
+   * first few do not take a job of their own.
    */
   private schedulePump(): void {
-    if (this.pumpScheduled) return
-    this.pumpScheduled = true
-    setTimeout(() => {
-      this.pumpScheduled = false
+    const now = Date.now()
+    this.pumpFirstAt ??= now
+    if (this.pumpTimer !== undefined) clearTimeout(this.pumpTimer)
+    this.pumpTimer = setTimeout(() => {
+      this.pumpTimer = undefined
+      this.pumpFirstAt = undefined
       this.pump()
-    }, PACK_DELAY_MS)
+    }, Math.max(0, Math.min(PACK_QUIET_MS, this.pumpFirstAt + PACK_MAX_MS - now)))
   }
 
   private pump(): void {
@@ -190,7 +195,9 @@ export class SlurmExecutor implements Executor {
     })
     this.batches.add(batch)
     mkdirSync(dir, { recursive: true })
-    const file: BatchFile = { jobs: members.map((m) => m.job) }
+    // BLAS threads: the CPUs Slurm gives the job (1 unless `cpus` says otherwise), not the
+    // coordinator's share of its own cores. Numerics do not depend on it (engine/threads.ts).
+    const file: BatchFile = { jobs: members.map((m) => ({ ...m.job, threads: m.resources.cpus ?? 1 })) }
     writeFileSync(batchFile(dir), JSON.stringify(file))
     const tsx = import.meta.resolve("tsx")
     const worker = path.join(projectRoot(), "src", "engine", "executors", "slurm-worker.ts")
@@ -378,6 +385,7 @@ export class SlurmExecutor implements Executor {
 
   /** Cancels every job still held (normally none: interruption cancelled them) and stops polling. */
   async shutdown(): Promise<void> {
+    if (this.pumpTimer !== undefined) clearTimeout(this.pumpTimer)
     if (this.timer !== undefined) clearInterval(this.timer)
     this.timer = undefined
     const ids = [...this.batches].flatMap((b) => (b.slurmId !== undefined && !b.done ? [b.slurmId] : []))
