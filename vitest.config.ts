@@ -5,6 +5,8 @@ export default defineConfig({
     include: ["tests/**/*.test.ts", "tests/**/*.test.tsx"],
     // tfjs and better-sqlite3 are native/wasm-heavy: isolate test files in processes.
     pool: "forks",
+    // The Slurm executor tests need a local cluster: started here when possible (root + packages).
+    globalSetup: ["tests/setup/slurm.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

@@ -10,6 +10,10 @@ import { Data } from "effect"
 import { BACKEND_REQUESTS } from "../engine/backend.ts"
 import type { BackendRequest } from "../engine/backend.ts"
 import { didYouMean } from "../pipeline/suggest.ts"
+import { EXECUTORS } from "../engine/executor.ts"
+import type { ExecutorName } from "../engine/executor.ts"
+import { parseResources } from "../engine/executors/resources.ts"
+import type { Resources } from "../engine/executors/resources.ts"
 
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string; readonly command?: CommandName | undefined }> {}
 
@@ -29,6 +33,10 @@ const OPTIONS = {
   "dry-run": { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
+  executor: { type: "string" },
+  resources: { type: "string" },
+  "slurm-batch": { type: "string" },
+  db: { type: "string" },
 } as const
 
 type Flag = keyof typeof OPTIONS
@@ -52,6 +60,10 @@ const FLAGS: Readonly<Record<Flag, { readonly arg?: string; readonly doc: string
   "dry-run": { doc: "say what would be removed and the bytes it would free; remove nothing" },
   help: { doc: "this help" },
   version: { doc: "print peftlab's version" },
+  executor: { arg: "E", doc: `where stages run: ${EXECUTORS.join(" or ")} (default local; slurm: one job per batch of ready stages, see README)` },
+  resources: { arg: "R", doc: "default Slurm resources of a stage, e.g. cpus=1,mem=2G,time=1h,gpus=0,partition=P (a stage's own `resources:` wins)" },
+  "slurm-batch": { arg: "N", doc: "at most N ready stages packed into one Slurm job (default 256)" },
+  db: { arg: "FILE", doc: "the SQLite file (default <runs-dir>/peftlab.db; on a cluster, a local disk of this machine)" },
 }
 
 
@@ -63,7 +75,7 @@ interface CommandSpec {
 
 /** Every command with its positionals and the flags it accepts. */
 const COMMANDS = {
-  run: { args: "<pipeline.yaml>", summary: "run what is not cached, live", flags: ["jobs", "plain", "json", "keep-going", "force", "backend", "runs-dir"] },
+  run: { args: "<pipeline.yaml>", summary: "run what is not cached, live", flags: ["jobs", "plain", "json", "keep-going", "force", "backend", "runs-dir", "executor", "resources", "slurm-batch", "db"] },
   status: { args: "<pipeline.yaml>", summary: "the plan: cached / will run, and why; runs nothing", flags: ["json", "backend", "runs-dir"] },
   why: { args: "<pipeline.yaml> <stage-id>", summary: "which fingerprint fields changed since the last success", flags: ["backend", "runs-dir"] },
   export: { args: "<pipeline.yaml> <stage-id> <out-dir>", summary: "write a committed model or adapter as a Hugging Face folder (GPT-2 / PEFT)", flags: ["backend", "runs-dir"] },
@@ -120,7 +132,7 @@ interface Common {
 }
 
 export type Command =
-  | (Common & { readonly type: "run"; readonly pipeline: string; readonly jobs: number; readonly output: Output; readonly keepGoing: boolean; readonly force: ReadonlyArray<string> })
+  | (Common & { readonly type: "run"; readonly pipeline: string; readonly jobs: number; readonly output: Output; readonly keepGoing: boolean; readonly force: ReadonlyArray<string>; readonly executor: ExecutorName; readonly resources: Resources; readonly slurmBatch: number; readonly db?: string })
   | (Common & { readonly type: "status"; readonly pipeline: string; readonly json: boolean })
   | (Common & { readonly type: "why"; readonly pipeline: string; readonly id: string })
   | (Common & { readonly type: "export"; readonly pipeline: string; readonly id: string; readonly out: string })
@@ -166,6 +178,13 @@ const writtenFlags = (argv: ReadonlyArray<string>): ReadonlyArray<{ readonly fla
   return out
 }
 
+const resourcesFlag = (value: string | undefined): Resources => {
+  if (value === undefined) return {}
+  const r = parseResources(value)
+  if (typeof r === "string") throw new UsageError({ message: `--resources: ${r}` })
+  return r
+}
+
 const parse = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Command => {
   const read = () => parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true })
   let parsed: ReturnType<typeof read>
@@ -202,7 +221,9 @@ const parse = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Command => 
     case "run":
       need(1, "<pipeline.yaml>")
       if (v.plain === true && v.json === true) throw new UsageError({ command, message: "--plain and --json exclude each other" })
-      return { ...common, type: "run", pipeline: rest[0]!, jobs: positiveInt("jobs", v.jobs ?? String(os.availableParallelism())), output: v.json ? "json" : v.plain ? "plain" : "auto", keepGoing: v["keep-going"] === true, force: v.force ?? [] }
+      return { ...common, type: "run", pipeline: rest[0]!, jobs: positiveInt("jobs", v.jobs ?? String(os.availableParallelism())), output: v.json ? "json" : v.plain ? "plain" : "auto", keepGoing: v["keep-going"] === true, force: v.force ?? [],
+        executor: oneOf("executor", v.executor ?? "local", EXECUTORS), resources: resourcesFlag(v.resources), slurmBatch: positiveInt("slurm-batch", v["slurm-batch"] ?? "256"),
+        ...(v.db === undefined ? {} : { db: path.resolve(v.db) }) }
     case "status":
       need(1, "<pipeline.yaml>")
       return { ...common, type: "status", pipeline: rest[0]!, json: v.json === true }

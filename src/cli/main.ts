@@ -135,6 +135,12 @@ const run = (cmd: Extract<Command, { type: "run" }>, registry: Registry, io: Io)
     if (unknown.length > 0)
       return yield* line(io.stderr, unknown.map((g) => `--force ${g}: matches no stage instance${didYouMean(g, ids)}`).join("\n")).pipe(Effect.as(2))
     const matchers = cmd.force.map(forceMatcher)
+    if (cmd.db !== undefined) io.env["PEFTLAB_DB"] = cmd.db
+    if (cmd.executor === "slurm") {
+      const { slurmAvailable } = yield* Effect.promise(() => import("../engine/executors/slurm.ts"))
+      const problem = yield* Effect.promise(slurmAvailable)
+      if (problem !== undefined) return yield* line(io.stderr, problem).pipe(Effect.as(2))
+    }
     const backend = yield* Effect.promise(() => resolveBackend(cmd.backend))
     const sink = yield* Effect.promise(() => makeSink(cmd.output, io, comparisonText(cmd.runsDir, pipeline.name)))
     const workerLog = dashboardWanted(cmd.output, io) ? "worker.log" : undefined
@@ -142,6 +148,7 @@ const run = (cmd: Extract<Command, { type: "run" }>, registry: Registry, io: Io)
     const { status, notes } = yield* runPipeline({
       pipeline, registryModule: registry.module, runsDir: cmd.runsDir, projectDir: projectRoot(), backend, jobs: cmd.jobs,
       keepGoing: cmd.keepGoing, force: (id) => matchers.some((m) => m(id)), sink, argv: io.argv,
+      executor: cmd.executor, resources: cmd.resources, slurmBatch: cmd.slurmBatch,
       ...(workerLog === undefined ? {} : { workerLog }),
     }).pipe(Effect.ensuring(Effect.promise(() => sink.close())))
     // The dashboard sends the workers' output to a log: after a failure, say where, with its tail.

@@ -46,6 +46,18 @@ export type RunEvent =
   | { readonly type: "stage-cached"; readonly at: number; readonly id: string }
   | { readonly type: "stage-started"; readonly at: number; readonly id: string; readonly worker: number }
   | {
+      /** `--executor slurm`: the Slurm job of an instance changed state (PENDING, RUNNING, …). */
+      readonly type: "stage-slurm"
+      readonly at: number
+      readonly id: string
+      readonly jobId: string
+      readonly state: string
+      /** Why it pends (Priority, Resources, …), or Slurm's reason for an end. */
+      readonly reason?: string
+      /** The node it runs on. */
+      readonly node?: string
+    }
+  | {
       readonly type: "stage-progress"
       readonly at: number
       readonly id: string

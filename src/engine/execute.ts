@@ -20,13 +20,13 @@ import { tryLock, unlock } from "../store/locks.ts"
 import type { LockHolder } from "../store/locks.ts"
 import type { CacheHit, Store } from "../store/store.ts"
 import type { RunEvent } from "./events.ts"
-import type { WorkerPool } from "./pool.ts"
+import type { Executor } from "./executor.ts"
 import type { WireError } from "./protocol.ts"
 import type { BackendName, InputArtifact } from "./stage.ts"
 
 export interface ExecuteContext {
   readonly store: Store
-  readonly pool: WorkerPool
+  readonly pool: Executor
   readonly runId: number
   readonly runsDir: string
   readonly projectDir: string
@@ -176,7 +176,7 @@ export const executeInstance = (ctx: ExecuteContext, p: PlannedInstance, slot: n
         if (e.type === "progress") ctx.emit({ ...e, type: "stage-progress", at, id: instance.id })
         else if (e.type === "metric") ctx.emit({ ...e, type: "stage-metric", at, id: instance.id })
         else ctx.emit({ ...e, type: "stage-log", at, id: instance.id })
-      })
+      }, { fingerprint: p.fingerprint, resources: instance.resources })
       .pipe(
         Effect.onInterrupt(() =>
           Effect.sync(() => {

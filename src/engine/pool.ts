@@ -14,6 +14,7 @@ import type { ChildProcess } from "node:child_process"
 import * as path from "node:path"
 import { Effect } from "effect"
 import { projectRoot } from "./project.ts"
+import type { Executor } from "./executor.ts"
 import type { FromWorker, Job, WireError } from "./protocol.ts"
 
 export type JobEvent = Extract<FromWorker, { type: "progress" | "metric" | "log" }>
@@ -48,7 +49,11 @@ export interface PoolOptions {
   readonly workerLog?: string
 }
 
-export class WorkerPool {
+export class WorkerPool implements Executor {
+  get slots(): number {
+    return this.options.size
+  }
+
   private readonly children: Array<ChildProcess | undefined>
   private readonly tails = new WeakMap<ChildProcess, Tail>()
 

@@ -24,6 +24,8 @@ import { backendIdentity } from "./backend.ts"
 import { dependencyFields } from "./fingerprint.ts"
 import { WorkerPool } from "./pool.ts"
 import { blasThreads } from "./threads.ts"
+import type { Executor, ExecutorName } from "./executor.ts"
+import type { Resources } from "./executors/resources.ts"
 import { emptyCounts, schedule } from "./scheduler.ts"
 import type { BackendName } from "./stage.ts"
 
@@ -40,6 +42,10 @@ export interface RunOptions {
   readonly argv: ReadonlyArray<string>
   /** Workers' stdout/stderr file name inside the runs dir; unset: the parent's stderr. */
   readonly workerLog?: string
+  /** Where instances run (default `local`); `slurm`: `jobs` Slurm jobs in flight, `slurmBatch` instances per job at most. */
+  readonly executor?: ExecutorName
+  readonly resources?: Resources
+  readonly slurmBatch?: number
 }
 
 export type RunStatus = "succeeded" | "failed" | "interrupted"
@@ -75,6 +81,8 @@ export const runPipeline = (options: RunOptions): Effect.Effect<RunResult> =>
   Effect.scoped(Effect.uninterruptibleMask((restore) =>
     Effect.gen(function* () {
       const store = yield* openStore(options.runsDir)
+      // Jobs of a dead coordinator must be stopped before their locks and tmp folders are freed.
+      if (options.executor === "slurm") yield* Effect.promise(async () => (await import("./executors/slurm.ts")).cancelOrphans(store.db, options.runsDir))
       recoverStale(store.db, options.runsDir)
       const { pipeline } = options
       // Registered before planning, so gc (which removes nothing while a run is live) cannot
@@ -117,8 +125,13 @@ export const runPipeline = (options: RunOptions): Effect.Effect<RunResult> =>
         if (buffered.length >= 200 && buffered.length % 200 === 0) flush()
       }
       const pool = yield* Effect.acquireRelease(
-        Effect.sync(() => new WorkerPool({ size: options.jobs, registryModule: options.registryModule, ...(options.workerLog === undefined ? {} : { workerLog: path.join(options.runsDir, options.workerLog) }) })),
-        (p) => Effect.sync(() => p.shutdown()),
+        options.executor === "slurm"
+          ? Effect.promise(async (): Promise<Executor> => {
+              const { SlurmExecutor } = await import("./executors/slurm.ts")
+              return new SlurmExecutor({ runsDir: options.runsDir, registryModule: options.registryModule, runId, maxJobs: options.jobs, batchSize: options.slurmBatch ?? 256, defaults: options.resources ?? {}, emit })
+            })
+          : Effect.sync((): Executor => new WorkerPool({ size: options.jobs, registryModule: options.registryModule, ...(options.workerLog === undefined ? {} : { workerLog: path.join(options.runsDir, options.workerLog) }) })),
+        (p) => Effect.promise(async () => p.shutdown()),
       )
       emit({
         type: "run-started", at: started, runId, pipeline: pipeline.name, pipelinePath: pipeline.displayPath, backend: options.backend, jobs: options.jobs,
@@ -127,7 +140,7 @@ export const runPipeline = (options: RunOptions): Effect.Effect<RunResult> =>
       })
       const threadsFor = blasThreads(plan, options.jobs, os.cpus().length)
       const ctx = { store, pool, runId, runsDir: options.runsDir, projectDir: options.projectDir, pipelineDir: pipeline.dir, backend: options.backend, threadsFor, emit }
-      const exit = yield* Effect.exit(restore(schedule(ctx, plan, { jobs: options.jobs, keepGoing: options.keepGoing, force: options.force, counts })))
+      const exit = yield* Effect.exit(restore(schedule(ctx, plan, { jobs: pool.slots, keepGoing: options.keepGoing, force: options.force, counts })))
       const status: RunStatus = Exit.isSuccess(exit) ? (counts.failed > 0 ? "failed" : "succeeded") : "interrupted"
       emit({ type: "run-finished", at: Date.now(), runId, status, durationMs: Date.now() - started, counts })
       flush()

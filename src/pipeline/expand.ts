@@ -12,6 +12,7 @@ import type { Problem } from "./problems.ts"
 import { refsOfParams } from "./refs.ts"
 import type { BoundRef } from "./refs.ts"
 import type { PipelineSpec, Scalar } from "./spec.ts"
+import type { Resources } from "../engine/executors/resources.ts"
 
 export interface Instance {
   /** `stage` or `stage[axis=value,...]` with axes in matrix order. */
@@ -30,6 +31,8 @@ export interface Instance {
   readonly collected: Readonly<Record<string, ReadonlyArray<string>>>
   /** param → the choosing instance whose summary gives its value at run time */
   readonly refs: Readonly<Record<string, BoundRef>>
+  /** The stage's `resources` (cluster executors only; not fingerprinted). */
+  readonly resources?: Resources
 }
 
 /** Every instance this one waits for (inputs, collected inputs, choosers), without repeats. */
@@ -104,7 +107,7 @@ export const expandInstances = (
         else collected[input] = cells(over, spec.matrix).map((cell) => instanceId(producer, producerAxes, { ...factors, ...cell }))
       }
       const bound = Object.fromEntries(refs.map((r) => [r.param, { stage: r.stage, factor: r.factor, producer: instanceId(r.stage, axesOf.get(r.stage) ?? [], factors) }]))
-      instances.push({ id, stage: node.name, kind: node.def.kind, def: node.def, factors, params, rawParams: raw, inputs, collected, refs: bound })
+      instances.push({ id, stage: node.name, kind: node.def.kind, def: node.def, factors, params, rawParams: raw, inputs, collected, refs: bound, ...(node.spec.resources ? { resources: node.spec.resources } : {}) })
     }
   }
   return { instances, problems: [...problems.values()] }

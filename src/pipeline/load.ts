@@ -18,7 +18,9 @@ export interface Loaded {
 const stageKnownKeys = (path: ReadonlyArray<PropertyKey>): ReadonlyArray<string> =>
   path.length === 0
     ? KNOWN_KEYS.stage
-    : path[0] === "overrides" && path.length === 2
+    : path[0] === "resources" && path.length === 1
+      ? KNOWN_KEYS.resources
+      : path[0] === "overrides" && path.length === 2
       ? KNOWN_KEYS.override
       : path[0] === "needs" && path.length === 2
         ? KNOWN_KEYS.need

@@ -22,6 +22,7 @@
  *     overrides:                # optional: params per axis value, applied in order (shallow merge)
  *       - when: { method: vera }
  *         params: { rank: 256 }
+ *     resources: { cpus: 2, mem: 4G, time: 30m, gpus: 0 }  # optional: asked of Slurm (--executor slurm)
  * ```
  *
  * Semantics:
@@ -47,6 +48,7 @@
  * - Unknown keys are errors. Every problem is reported at once with file:line:column.
  */
 import { Schema } from "effect"
+import { Resources } from "../engine/executors/resources.ts"
 
 export const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]*$/
 
@@ -74,6 +76,8 @@ export const StageSpec = Schema.Struct({
   needs: Schema.optionalKey(Schema.Record(Schema.String, NeedSpec)),
   params: Schema.optionalKey(Params),
   overrides: Schema.optionalKey(Schema.Array(OverrideSpec)),
+  /** Cluster resources of each instance (the Slurm executor); see src/engine/executors/resources.ts. */
+  resources: Schema.optionalKey(Resources),
 })
 export type StageSpec = typeof StageSpec.Type
 
@@ -95,7 +99,8 @@ export interface PipelineSpec {
 /** The keys allowed at each level, for "did you mean" on unknown keys. */
 export const KNOWN_KEYS = {
   top: ["name", "description", "matrix", "stages"],
-  stage: ["kind", "description", "foreach", "needs", "params", "overrides"],
+  stage: ["kind", "description", "foreach", "needs", "params", "overrides", "resources"],
+  resources: ["cpus", "mem", "time", "gpus", "partition"],
   override: ["when", "params"],
   need: ["stage", "over"],
 } as const

@@ -110,9 +110,12 @@ export interface OpenOptions {
 
 /** Opens (creating the runs directory and database when `create`) or returns undefined if absent. */
 export const openDb = (runsDir: string, options: OpenOptions): Db | undefined => {
-  const file = path.join(runsDir, DB_FILE)
+  // PEFTLAB_DB (or `run --db`) puts the database elsewhere than the runs directory: on a
+  // cluster, a local disk of the coordinator's machine, as SQLite's locking is unsafe on NFS.
+  const file = process.env["PEFTLAB_DB"] ?? path.join(runsDir, DB_FILE)
   if (!options.create && !existsSync(file)) return undefined
   if (options.create) ensureRunsDir(runsDir)
+  if (options.create) ensureRunsDir(path.dirname(file))
   if (existsSync(file)) {
     const problem = headerProblem(file)
     if (problem !== undefined) throw unusable(file, problem)

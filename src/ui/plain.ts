@@ -22,6 +22,8 @@ export const formatPlain = (e: RunEvent): string | undefined => {
       return `cached    ${e.id}`
     case "stage-started":
       return `started   ${e.id} (worker ${e.worker})`
+    case "stage-slurm":
+      return `slurm     ${e.id}: job ${e.jobId} ${e.state}${e.reason ? ` (${e.reason})` : ""}${e.node ? ` on ${e.node}` : ""}`
     case "stage-progress":
     case "stage-metric":
       return undefined

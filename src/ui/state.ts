@@ -25,6 +25,8 @@ export interface InstanceView {
   readonly startedAt?: number
   readonly finishedAt?: number
   readonly progress?: Progress
+  /** `--executor slurm`: the instance's job, its state and why it pends or where it runs. */
+  readonly slurm?: { readonly jobId: string; readonly state: string; readonly reason?: string; readonly node?: string }
   /** The most recent training losses (per-step `loss` metrics), oldest first. */
   readonly losses: ReadonlyArray<number>
 }
@@ -83,6 +85,8 @@ export const reduce = (state: DashboardState, event: RunEvent): DashboardState =
       return update(next, event.id, (v) => ({ ...v, state: "cached" }))
     case "stage-started":
       return update(next, event.id, (v) => ({ ...v, state: "running", startedAt: event.at }))
+    case "stage-slurm":
+      return update(next, event.id, (v) => ({ ...v, slurm: { jobId: event.jobId, state: event.state, ...(event.reason ? { reason: event.reason } : {}), ...(event.node ? { node: event.node } : {}) } }))
     case "stage-progress":
       return update(next, event.id, (v) => ({ ...v, progress: advance(v.progress, event) }))
     case "stage-metric":

@@ -26,6 +26,13 @@ export const progressText = (view: InstanceView, now: number): string => {
     .join("  ")
 }
 
+/** `--executor slurm`: `job 42 PENDING (Priority)` or `job 42 on node3`. */
+export const slurmText = (view: InstanceView): string => {
+  const s = view.slurm
+  if (s === undefined) return ""
+  return s.state === "RUNNING" ? `job ${s.jobId} on ${s.node ?? "?"}` : `job ${s.jobId} ${s.state}${s.reason ? ` (${s.reason})` : ""}`
+}
+
 /** Second line: the bar takes half the width, the loss sparkline and last value the rest. */
 export const barLine = (view: InstanceView, columns: number): string => {
   const width = Math.max(10, columns - INDENT)
@@ -47,6 +54,7 @@ export const Running = ({ running, columns, now }: RunningProps) => (
           <Text color="cyan">{"▶ "}</Text>
           <Text bold>{view.info.id}</Text>
           {`  ${progressText(view, now)}`}
+          {view.slurm === undefined ? null : <Text dimColor>{`  ${slurmText(view)}`}</Text>}
         </Text>
         {view.progress === undefined && view.losses.length === 0 ? null : (
           <Text color="cyan" wrap="truncate">{" ".repeat(INDENT) + barLine(view, columns)}</Text>
