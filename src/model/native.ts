@@ -10,6 +10,7 @@
  * avoid kernels that misbehave there), which is respected. The core OpenBLAS finally runs
  * is part of the backend's identity (`nativeIdentity`): different kernels, different last bits.
  */
+import { createHash } from "node:crypto"
 import { existsSync, readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import * as os from "node:os"
@@ -88,10 +89,17 @@ export const loadNative = (): NativeStatus => {
   }
 }
 
-/** The backend's identity for fingerprints: the OpenBLAS core decides the kernels' last bits. */
+/**
+ * The backend's identity for fingerprints: the OpenBLAS core decides the kernels' last bits,
+ * and our own C kernels are code like any other (the code digest covers TypeScript only), so a
+ * digest of native/blas.c rides along: editing it reruns what ran on native.
+ */
 export const nativeIdentity = (): string => {
   const s = loadNative()
-  return s.ok ? `native:${s.core.toLowerCase()}` : "native:unavailable"
+  if (!s.ok) return "native:unavailable"
+  const source = join(projectDir, "native", "blas.c")
+  const digest = existsSync(source) ? createHash("sha256").update(readFileSync(source)).digest("hex").slice(0, 12) : "nosource"
+  return `native:${s.core.toLowerCase()}:${digest}`
 }
 
 /** BLAS threads for the next products (a lone stage takes every core; see engine/threads.ts). */
