@@ -1,6 +1,7 @@
 /**
  * Code digests are precise. On a temporary copy of src/ and stages/, the real stage kinds plan
- * the quick pipeline (5 methods × 2 seeds); after an edit to the copy, exactly the instances whose
+ * a five-method pipeline (tests/fixtures/pipelines/five-methods.yaml: 5 methods × 2 seeds, the
+ * quick pipeline's earlier shape, kept fixed here); after an edit to the copy, exactly the instances whose
  * code really changed are no longer cached, and `why` (the plan's reason) names the file.
  */
 import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs"
@@ -29,10 +30,10 @@ describe("what is hashed", () => {
   })
 })
 
-const QUICK = readFileSync(path.join(ROOT, "pipelines/quick.yaml"), "utf8")
+const QUICK = readFileSync(path.join(ROOT, "tests/fixtures/pipelines/five-methods.yaml"), "utf8")
 const hit: CacheHit = { executionId: 1, artifactDigest: "d", artifactPath: "store/d", summary: {} }
 
-describe("precise reruns on the quick pipeline (a copy of the real sources)", () => {
+describe("precise reruns on a five-method pipeline (a copy of the real sources)", () => {
   const copy = tempDir("peftlab-code-")
   for (const dir of ["src", "stages"]) cpSync(path.join(ROOT, dir), path.join(copy, dir), { recursive: true })
   afterAll(() => rmSync(copy, { recursive: true, force: true }))
