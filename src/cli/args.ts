@@ -233,9 +233,6 @@ const parse = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Command => 
     case "export":
       need(3, "<pipeline.yaml> <stage-id> <out-dir>")
       return { ...common, type: "export", pipeline: rest[0]!, id: rest[1]!, out: rest[2]! }
-    case "export":
-      need(3, "<pipeline.yaml> <stage-id> <out-dir>")
-      return { ...common, type: "export", pipeline: rest[0]!, id: rest[1]!, out: rest[2]! }
     case "compare":
       if (rest.length > 1) throw new UsageError({ command, message: "compare: expected at most one pipeline" })
       return { ...common, type: "compare", ...(rest[0] ? { pipeline: rest[0] } : {}), baseline: v.baseline ?? "lora", format: oneOf("format", v.format ?? "table", FORMATS), ...runId }
