@@ -54,7 +54,7 @@ const main = async () => {
   const c = method.counts(adapter.targets, adapter.settings)
   console.log(JSON.stringify({
     method: name,
-    backend: used,
+    backend: backend === "native" ? "native" : used, // tfjs calls native "wasm" (it is wasm plus OpenBLAS)
     targets: targetsArg,
     batch: B,
     tokens_per_step: B * T,
