@@ -33,22 +33,16 @@
  */
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import type { AdapterConfigFile } from "../../adapters/io.ts"
 import type { GPTConfig } from "../gpt.ts"
 import { readSafetensors, writeSafetensors, type SafeTensor } from "../safetensors.ts"
 import { HfUnsupported, transpose2d } from "./gpt2.ts"
 
-/** The fields of peftlab's adapter_config.json this export reads. */
-export interface PeftlabAdapterConfig {
-  readonly peft_type: string
-  readonly peftlab_method: string
-  readonly r: number
-  readonly lora_alpha: number
-  readonly target_modules: ReadonlyArray<string>
-  readonly lora_dropout: number
-  readonly seed: number
-  readonly options: Readonly<Record<string, number | boolean>>
-  readonly modified_base: ReadonlyArray<string>
-}
+/** The fields of peftlab's adapter_config.json (adapters/io.ts) this export reads. */
+export type PeftlabAdapterConfig = Pick<
+  AdapterConfigFile,
+  "peft_type" | "peftlab_method" | "r" | "lora_alpha" | "target_modules" | "lora_dropout" | "seed" | "options" | "modified_base"
+>
 
 export const PEFTLAB_SIDE_FILE = "peftlab_adapter.json"
 
