@@ -40,6 +40,10 @@ export const TrainParams = Schema.Struct({
    * seed per cell drives all of its randomness. */
   seed: Schema.optionalKey(Schema.Int),
   checkpoint_every: int(50),
+  /** completion: cross-entropy of the completion tokens over the whole vocabulary. labels: a
+   * softmax over the task's label completions only (LM-BFF's prompt-based fine-tuning), the
+   * score the evaluation's argmax reads; needs a task with a label set (src/model/losses.ts). */
+  loss: Schema.Literals(["completion", "labels"]).pipe(Schema.withDecodingDefaultKey(Effect.succeed("completion" as const))),
 }).check(
   Schema.makeFilter((p: { readonly val_fraction: number; readonly test_fraction: number }) =>
     p.val_fraction + p.test_fraction < 1
@@ -52,7 +56,7 @@ export type TrainParams = typeof TrainParams.Type
 export default defineStage<TrainParams>({
   kind: "train",
   version: 1,
-  description: "Fine-tune a PEFT adapter on prompt → completion data (loss on completion tokens)",
+  description: "Fine-tune a PEFT adapter on prompt → completion data (completion or label-restricted loss)",
   module: import.meta.url,
   params: TrainParams,
   inputs: {

@@ -11,8 +11,12 @@
  * for two-token labels " spam"/" ham" it halves the evaluation's work.
  */
 import * as tf from "@tensorflow/tfjs"
-import { forward, hiddenStates, outputLogits, type GPT, type ProjectionHook } from "../model/gpt.ts"
+import { forward, type GPT, type ProjectionHook } from "../model/gpt.ts"
+import { packedLogProbs } from "../model/losses.ts"
 import { collate, encodeExample, type Encoded, type Encoder, type Example } from "../model/completion-batches.ts"
+import { collatePacked, disposePacked, packCompletions, type PackedRow } from "../model/packing.ts"
+
+export { packCompletions, type PackedRow } from "../model/packing.ts"
 
 export interface EvalResult {
   readonly n: number
@@ -51,75 +55,16 @@ export const scoreSequences = (model: GPT, hook: ProjectionHook | undefined, seq
   return out
 }
 
-/** One prompt with its candidate completions, packed into one row. */
-export interface PackedRow {
-  readonly ids: Int32Array
-  readonly positions: Int32Array
-  /** Per token: 0 for the prompt, k + 1 for the k-th completion. */
-  readonly branch: Int32Array
-  /** Per completion: the (row index, target token) pairs whose log-probabilities it sums. */
-  readonly reads: ReadonlyArray<ReadonlyArray<readonly [number, number]>>
-}
-
-/**
- * Packs completions of one token length m after the prompt, left-truncated exactly as
- * `encodeExample` does for each of them (same length ⇒ same truncation). null when nothing of
- * the prompt survives (the first completion token would have no position to be read from).
- */
-export const packCompletions = (prompt: ReadonlyArray<number>, completions: ReadonlyArray<ReadonlyArray<number>>, blockSize: number): PackedRow | null => {
-  const m = completions[0]?.length ?? 0
-  if (m === 0 || completions.some((c) => c.length !== m)) throw new Error("packCompletions: completions must share one non-zero length")
-  if (m > blockSize) throw new Error(`completion of ${m} tokens does not fit blockSize ${blockSize}`)
-  const n = Math.min(prompt.length, blockSize + 1 - m)
-  if (n < 1) return null
-  const ids = [...prompt.slice(prompt.length - n)]
-  const positions = ids.map((_, i) => i)
-  const branch: number[] = ids.map(() => 0)
-  const reads = completions.map((c, k) => {
-    const r: Array<readonly [number, number]> = [[n - 1, c[0] ?? 0]] // the prompt's last token predicts c[0]
-    for (let j = 0; j + 1 < m; j++) {
-      r.push([ids.length, c[j + 1] ?? 0]) // c[j] at position n + j predicts c[j + 1]
-      ids.push(c[j] ?? 0)
-      positions.push(n + j)
-      branch.push(k + 1)
-    }
-    return r
-  })
-  return { ids: Int32Array.from(ids), positions: Int32Array.from(positions), branch: Int32Array.from(branch), reads }
-}
-
 /** Σ log p of each packed row's completions, in batches: [row][completion]. */
 export const scorePacked = (model: GPT, hook: ProjectionHook | undefined, rows: ReadonlyArray<PackedRow>, batchSize: number): number[][] => {
   const out: number[][] = []
   for (let i = 0; i < rows.length; i += batchSize) {
     const batch = rows.slice(i, i + batchSize)
-    const B = batch.length
-    const T = Math.max(...batch.map((r) => r.ids.length))
-    const ids = new Int32Array(B * T)
-    const pos = new Int32Array(B * T)
-    const allowed = new Float32Array(B * T * T)
-    const at: number[] = [] // flat rows of the (B·T, C) hidden states that are read
-    const tokens: number[] = []
-    batch.forEach((r, b) => {
-      ids.set(r.ids, b * T)
-      pos.set(r.positions, b * T)
-      for (let q = 0; q < T; q++) {
-        const bq = q < r.ids.length ? (r.branch[q] ?? 0) : -1 // padding: its own branch
-        for (let k = 0; k <= q; k++) {
-          const bk = k < r.ids.length ? (r.branch[k] ?? 0) : -1
-          if (bk === 0 || bk === bq) allowed[(b * T + q) * T + k] = 1
-        }
-      }
-      for (const reads of r.reads) for (const [row, tok] of reads) (at.push(b * T + row), tokens.push(tok))
-    })
-    const picked = tf.tidy(() => {
-      const layout = { positions: tf.tensor2d(pos, [B, T], "int32"), allowed: tf.tensor3d(allowed, [B, T, T]) }
-      const h = tf.gather(hiddenStates(model, tf.tensor2d(ids, [B, T], "int32"), hook, layout), tf.tensor1d(at, "int32")) as tf.Tensor2D // (K, C)
-      const logp = tf.logSoftmax(outputLogits(model, h)) // (K, V)
-      return tf.sum(tf.mul(logp, tf.oneHot(tf.tensor1d(tokens, "int32"), model.config.vocabSize)), -1) // (K,)
-    })
+    const p = collatePacked(batch)
+    const picked = tf.tidy(() => packedLogProbs(model, hook, p))
     const v = picked.dataSync()
     picked.dispose()
+    disposePacked(p)
     let k = 0
     for (const r of batch) out.push(r.reads.map((reads) => reads.reduce((s) => s + (v[k++] ?? NaN), 0)))
   }

@@ -8,7 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs"
 import { param, type GPT } from "../model/gpt.ts"
-import type { BatchTensors } from "../model/completion-batches.ts"
+import { batchTokens, disposeTrainBatch, type TrainBatch } from "../model/losses.ts"
 import { lrAt, type Schedule } from "../model/schedule.ts"
 import { readCheckpoint, removeCheckpoint, writeCheckpoint } from "../model/checkpoint.ts"
 import type { Adapter } from "./adapter.ts"
@@ -68,7 +68,7 @@ export class Interrupted extends Error {
 
 const LAST = 10
 
-export const trainAdapter = async (model: GPT, adapter: Adapter, batches: { at(step: number): BatchTensors }, o: TrainLoopOptions): Promise<TrainResult> => {
+export const trainAdapter = async (model: GPT, adapter: Adapter, batches: { at(step: number): TrainBatch }, o: TrainLoopOptions): Promise<TrainResult> => {
   const trainer = new Trainer(model, adapter, o.trainer)
   try {
     const restored = o.checkpointDir === undefined ? null : restore(o.checkpointDir, trainer)
@@ -86,7 +86,7 @@ export const trainAdapter = async (model: GPT, adapter: Adapter, batches: { at(s
         try {
           return trainer.step(batch, lr, p.step)
         } finally {
-          tf.dispose([batch.idx, batch.targets, batch.mask])
+          disposeTrainBatch(batch)
         }
       }
       // The first step of the call runs under tf.profile (same kernels, same numbers) for its peak.
@@ -99,7 +99,7 @@ export const trainAdapter = async (model: GPT, adapter: Adapter, batches: { at(s
       } else r = step()
       if (r === undefined) throw new Error("unreachable: the step ran")
       const dt = (performance.now() - t0) / 1000
-      const tokens = batch.idx.size
+      const tokens = batchTokens(batch)
       p.timeS += dt
       p.tokens += tokens
       p.recent = [...p.recent, r.loss].slice(-LAST)

@@ -1,20 +1,17 @@
 /**
- * One training step of an adapter, the same for every method: completion loss → gradients of
+ * One training step of an adapter, the same for every method: the loss (losses.ts) → gradients of
  * the trainable tensors → the method's gradient transform → clipping → AdamW (per-group lr)
  * wrapped in the method's post-step update. Used by the train stage and by the oracle tests.
  */
 import * as tf from "@tensorflow/tfjs"
 import { AdamW, type ParamGroup } from "../model/adamw.ts"
 import { clipByGlobalNorm } from "../model/clip.ts"
-import { forward, maskedCrossEntropy, param, type GPT } from "../model/gpt.ts"
+import { param, type GPT } from "../model/gpt.ts"
+import { fineTuneLoss, type CompletionBatch, type TrainBatch } from "../model/losses.ts"
 import type { Adapter } from "./adapter.ts"
 
 /** A batch of B sequences of length T: inputs, next-token targets, and the loss mask (completion tokens). */
-export interface Batch {
-  readonly idx: tf.Tensor2D // (B, T) int32
-  readonly targets: tf.Tensor2D // (B, T) int32
-  readonly mask: tf.Tensor2D // (B, T) float32, 1 on completion tokens
-}
+export type Batch = CompletionBatch
 
 export interface TrainerOptions {
   readonly weightDecay: number
@@ -63,11 +60,11 @@ export class Trainer {
   }
 
   /** Step `step` (0-based) at learning rate `lr`. Throws DivergedError on a NaN/inf loss or gradient. */
-  step(batch: Batch, lr: number, step: number): StepResult {
+  step(batch: TrainBatch, lr: number, step: number): StepResult {
     const rule = this.adapter.method.training
     const hook = this.adapter.hook({ training: true, dropoutSeed: this.opts.seed * 1_000_003 + step }, this.model)
     const { value, grads } = tf.variableGrads(
-      () => maskedCrossEntropy(forward(this.model, batch.idx, hook), batch.targets, batch.mask),
+      () => fineTuneLoss(this.model, hook, batch),
       this.vars,
     )
     const loss = value.dataSync()[0] ?? NaN

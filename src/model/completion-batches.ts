@@ -8,7 +8,9 @@
  * perm_e a seeded shuffle — epochs without replacement, and resuming at any step is exact.
  */
 import * as tf from "@tensorflow/tfjs"
+import type { TrainBatch } from "./losses.ts"
 import { mulberry32 } from "./mulberry32.ts"
+import { collatePacked, packCompletions, type PackedRow } from "./packing.ts"
 
 export interface Example {
   readonly prompt: string
@@ -88,26 +90,48 @@ export const batchIndices = (n: number, batchSize: number, seed: number, step: n
   return out
 }
 
+/** Which loss the batches feed (losses.ts). */
+export type FineTuneLoss = "completion" | "labels"
+
 /** The training stream: encodes every example once, then serves batch t. */
 export class CompletionBatches {
   private readonly encoded: ReadonlyArray<Encoded>
+  /** For the label-restricted loss: each example packed with every label, and its label's index. */
+  private readonly packed: ReadonlyArray<{ readonly row: PackedRow; readonly truth: number }>
 
   constructor(
     examples: ReadonlyArray<Example>,
     enc: Encoder,
     blockSize: number,
-    private readonly opts: { readonly batchSize: number; readonly seed: number },
+    private readonly opts: { readonly batchSize: number; readonly seed: number; readonly loss?: FineTuneLoss; readonly labels?: ReadonlyArray<string> },
   ) {
     if (examples.length === 0) throw new Error("no training examples")
-    this.encoded = examples.map((e) => encodeExample(enc, e, blockSize))
+    if (opts.loss !== "labels") {
+      this.encoded = examples.map((e) => encodeExample(enc, e, blockSize))
+      this.packed = []
+      return
+    }
+    const labels = opts.labels ?? []
+    if (labels.length < 2) throw new Error("the label-restricted loss needs a task with a label set (at least two distinct completions); this one has none, use loss: completion")
+    const labelIds = labels.map((l) => enc.encode(l))
+    this.encoded = []
+    this.packed = examples.map((e, i) => {
+      const truth = labels.indexOf(e.completion)
+      if (truth < 0) throw new Error(`training example ${i}: completion ${JSON.stringify(e.completion)} is not one of the labels ${JSON.stringify(labels)}`)
+      const row = packCompletions(enc.encode(e.prompt), labelIds, blockSize)
+      if (row === null) throw new Error(`training example ${i}: no prompt token survives truncation to blockSize ${blockSize}`)
+      return { row, truth }
+    })
   }
 
   get size(): number {
-    return this.encoded.length
+    return Math.max(this.encoded.length, this.packed.length)
   }
 
-  at(step: number): BatchTensors {
-    const ids = batchIndices(this.encoded.length, this.opts.batchSize, this.opts.seed, step)
-    return collate(ids.map((i) => this.encoded[i] as Encoded))
+  at(step: number): TrainBatch {
+    const ids = batchIndices(this.size, this.opts.batchSize, this.opts.seed, step)
+    if (this.opts.loss !== "labels") return collate(ids.map((i) => this.encoded[i] as Encoded))
+    const items = ids.map((i) => this.packed[i] as (typeof this.packed)[number])
+    return { kind: "labels", packed: collatePacked(items.map((x) => x.row)), truth: tf.tensor1d(items.map((x) => x.truth), "int32") }
   }
 }

@@ -55,6 +55,12 @@ describe("packed scoring", () => {
     // Truncated as encodeExample truncates: blockSize 3, completion 2 ⇒ 2 prompt tokens survive.
     expect(row && [...(packCompletions([5, 6, 7], [[1, 2]], 3)?.ids ?? [])]).toEqual([6, 7, 1])
     expect(packCompletions([], [[1, 2]], 3)).toBeNull()
+    // Completions of different lengths (the label-restricted loss packs every label): the prompt
+    // is cut by the longest, a one-token completion adds no column and is read at the prompt's end.
+    const mixed = packCompletions([5, 6, 7, 8], [[1], [2, 3, 4]], 4)
+    expect(mixed && [...mixed.ids]).toEqual([7, 8, 2, 3])
+    expect(mixed && [...mixed.positions]).toEqual([0, 1, 2, 3])
+    expect(mixed?.reads).toEqual([[[1, 1]], [[1, 2], [2, 3], [3, 4]]])
   })
   it("gives each completion the log-probability of its own separate sequence", () => {
     const prompts = ["abcdef", "xy", "a long prompt that is truncated"]

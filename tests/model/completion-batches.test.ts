@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs"
 import { beforeAll, describe, expect, it } from "vitest"
 import { batchIndices, collate, CompletionBatches, encodeExample, type Encoder } from "../../src/model/completion-batches.ts"
+import { disposeTrainBatch, isLabelBatch } from "../../src/model/losses.ts"
 
 beforeAll(async () => {
   await tf.setBackend("cpu")
@@ -56,10 +57,10 @@ describe("CompletionBatches", () => {
     const ex = Array.from({ length: 10 }, (_, i) => ({ prompt: `p${i}:`, completion: i % 2 ? " s" : " h" }))
     const a = new CompletionBatches(ex, chars, 8, { batchSize: 3, seed: 4 })
     const b = new CompletionBatches(ex, chars, 8, { batchSize: 3, seed: 4 })
-    const first = a.at(0)
-    tf.dispose([first.idx, first.targets, first.mask])
+    disposeTrainBatch(a.at(0))
     const [x, y] = [a.at(7), b.at(7)]
+    if (isLabelBatch(x) || isLabelBatch(y)) throw new Error("the default loss serves completion batches")
     expect(Array.from(x.idx.dataSync())).toEqual(Array.from(y.idx.dataSync()))
-    tf.dispose([x.idx, x.targets, x.mask, y.idx, y.targets, y.mask])
+    ;[x, y].forEach(disposeTrainBatch)
   })
 })

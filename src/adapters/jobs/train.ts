@@ -34,6 +34,7 @@ const optimizerRecord = (p: TrainParams, lr: number, minLr: number, seed: number
   grad_clip: p.grad_clip,
   steps: p.steps,
   batch_size: p.batch_size,
+  loss: p.loss,
 })
 
 export const train = (ctx: StageContext<TrainParams>): Effect.Effect<StageOutput, StageError> =>
@@ -50,7 +51,7 @@ export const train = (ctx: StageContext<TrainParams>): Effect.Effect<StageOutput
       const spec: DataSpec = { data: p.data, split_seed: p.split_seed, val_fraction: p.val_fraction, test_fraction: p.test_fraction, body_chars: p.body_chars }
       const task = await loadTaskData(ctx, spec)
       const seed = p.seed ?? adapter.settings.seed
-      const batches = new CompletionBatches(task.train, tokenizer, model.config.blockSize, { batchSize: p.batch_size, seed })
+      const batches = new CompletionBatches(task.train, tokenizer, model.config.blockSize, { batchSize: p.batch_size, seed, loss: p.loss, labels: task.labels })
       const lr = (p.lr ?? adapter.method.defaults.lr) * p.lr_scale
       const minLr = p.min_lr ?? lr / 10
       ctx.log(`${adapter.method.name}: ${task.train.length} training examples, ${p.steps} steps of ${p.batch_size}, lr ${lr}`)
