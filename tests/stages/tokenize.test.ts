@@ -8,6 +8,8 @@ import { loadTokenizer } from "../../src/model/tokenizer.ts"
 import { readTokens, unigramCrossEntropy } from "../../src/model/token-data.ts"
 import tokenizeStage, { TokenizeParams } from "../../stages/tokenize.ts"
 import { runStage } from "./harness.ts"
+import { DOMAIN_TEXT } from "../../src/model/datasets/domain-text.ts"
+import { loadTask } from "../../src/model/datasets/task.ts"
 
 const dir = mkdtempSync(join(tmpdir(), "tokenize-test-"))
 const text = Array.from({ length: 300 }, (_, i) => `Line ${i}: the people of the United States, in congress assembled — déjà vu ${i % 7}.`).join("\n")
@@ -35,6 +37,28 @@ describe("tokenize stage", () => {
     expect(meta).toMatchObject({ vocab_size: 300, train_tokens: train.length, val_tokens: val.length, split: "tails" })
     expect(meta.unigram_entropy_val).toBeCloseTo(unigramCrossEntropy(train, val, 300), 10)
     expect(output.summary.val_tokens).toBe(val.length)
+  })
+
+  it("task_text adds the task's TRAINING prompts and nothing of its validation or test split", async () => {
+    const data = join(dir, "task.jsonl")
+    const rows = Array.from({ length: 40 }, (_, i) => ({ prompt: `Subject: message number ${i} about item ${i * 7}\nLabel:`, completion: i % 3 === 0 ? " spam" : " ham" }))
+    writeFileSync(data, rows.map((r) => JSON.stringify(r)).join("\n") + "\n")
+    const taskText = { data, split_seed: 2, val_fraction: 0.2, test_fraction: 0.25 }
+    const { output, outDir } = await runStage(tokenizeStage, { params: { corpus: [], vocab_size: 300, val_fraction: 0.1, task_text: taskText } })
+    const tok = loadTokenizer(join(outDir, "tokenizer.json"))
+    const text = tok.decode(readTokens(join(outDir, "train.bin"))) + "\n\n" + tok.decode(readTokens(join(outDir, "val.bin")))
+    const task = await loadTask({ path: data }, { splitSeed: 2, valFraction: 0.2, testFraction: 0.25 })
+    expect(task.train.length).toBe(22)
+    for (const e of task.train) expect(text).toContain(e.prompt)
+    for (const e of [...task.validation, ...task.test]) expect(text).not.toContain(e.prompt.slice(0, e.prompt.indexOf("\n")) + "\n")
+    expect(text).not.toMatch(/ spam| ham/) // never a label
+    const record = JSON.parse(readFileSync(join(outDir, DOMAIN_TEXT), "utf8"))
+    expect(record).toMatchObject({ ...taskText, examples: 40, labels_digest: task.labelsDigest, train_documents: 22 })
+    expect(output.summary).toMatchObject({ task_text_documents: 22 })
+  })
+
+  it("fails with nothing to pretrain on", async () => {
+    await expect(runStage(tokenizeStage, { params: { corpus: [], vocab_size: 300 } })).rejects.toMatchObject({ reason: "InvalidData", message: expect.stringContaining("nothing to pretrain on") })
   })
 
   it("holds out whole documents when there are many, as a function of the seed", () => {

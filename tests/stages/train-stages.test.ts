@@ -17,6 +17,7 @@ import { Tokenizer } from "../../src/model/tokenizer.ts"
 import { disposeGPT, initGPT } from "../../src/model/gpt.ts"
 import { saveModel } from "../../src/model/safetensors.ts"
 import { artifact, runStage, tempRoot } from "./harness.ts"
+import { DOMAIN_TEXT } from "../../src/model/datasets/domain-text.ts"
 
 const SPAM = ["cheap pills buy now", "win money fast click", "free offer limited time", "buy cheap watches now"]
 const HAM = ["meeting notes for monday", "lunch with the team today", "draft of the report attached", "can you review my patch"]
@@ -130,5 +131,37 @@ describe("train", () => {
       expect(err).toMatchObject({ reason: "InvalidData" })
       expect(String((err as Error).message)).toContain(`than the adapter was trained on (000000000000)`)
     }
+  })
+
+  it("train, eval and merge refuse a base pretrained on another split of their data (task_text)", async () => {
+    // A base whose pretraining read the training split of split_seed 1: with split_seed 0 (the
+    // default) some of train's validation and test examples were pretraining text.
+    const task = await loadTask({ path: dataPath }, { splitSeed: 1, valFraction: 0.1, testFraction: 0.2 })
+    const leaky = join(root, "leaky-model")
+    mkdirSync(leaky, { recursive: true })
+    for (const f of ["tokenizer.json", "model.safetensors", "config.json"]) writeFileSync(join(leaky, f), readFileSync(join(modelDir, f)))
+    const record = { data: dataPath, split_seed: 1, val_fraction: 0.1, test_fraction: 0.2, body_chars: 2000, examples: task.count, labels_digest: task.labelsDigest, train_documents: task.train.length, chars: 1 }
+    writeFileSync(join(leaky, DOMAIN_TEXT), JSON.stringify(record))
+    const model = artifact("build-model", leaky)
+    const a = await runStage(attachStage, { root, name: "leak.attach", params: { method: "lora", rank: 4 }, inputs: { model } })
+    const adapter = artifact("attach-adapter", a.outDir, a.output.summary)
+    const err = await runStage(trainStage, { root, name: "leak.train", params: trainParams(), inputs: { model, adapter } }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ reason: "InvalidData", message: expect.stringContaining("split_seed 1 vs 0") })
+    // The same split as pretraining read: accepted, and eval and merge check it too.
+    const ok = await runStage(trainStage, { root, name: "leak.train1", params: trainParams({ split_seed: 1 }), inputs: { model, adapter } })
+    const trained = artifact("train", ok.outDir, ok.output.summary)
+    writeFileSync(join(leaky, DOMAIN_TEXT), JSON.stringify({ ...record, labels_digest: "0".repeat(64) }))
+    for (const [stage, name] of [[evalStage, "leak.eval"], [mergeStage, "leak.merge"]] as const) {
+      const e = await runStage(stage, { root, name, params: {}, inputs: { model, adapter: trained } }).catch((x: unknown) => x)
+      expect(e).toMatchObject({ reason: "InvalidData", message: expect.stringContaining("the data now has other examples") })
+    }
+  })
+
+  it("loss: labels trains on the label set and records it; eval reads the same scores", async () => {
+    const { model, t } = await attachAndTrain("lora", "labels", { loss: "labels" })
+    expect(t.output.summary).toMatchObject({ loss: "labels" })
+    expect(JSON.parse(readFileSync(join(t.outDir, "train_meta.json"), "utf8"))).toMatchObject({ loss: "labels" })
+    const e = await runStage(evalStage, { root, name: "labels.eval", params: {}, inputs: { model, adapter: artifact("train", t.outDir, t.output.summary) } })
+    expect(e.output.summary).toMatchObject({ examples: expect.any(Number) })
   })
 })

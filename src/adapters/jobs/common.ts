@@ -4,14 +4,15 @@
  */
 import { existsSync } from "node:fs"
 import { readFile } from "node:fs/promises"
-import { isAbsolute, join, resolve } from "node:path"
+import { join } from "node:path"
 import { Effect } from "effect"
 import { StageError, toStageError, type StageContext } from "../../engine/stage.ts"
 import { initBackend } from "../../model/backend.ts"
 import type { GPT } from "../../model/gpt.ts"
 import { loadModel } from "../../model/safetensors.ts"
 import { loadTokenizer } from "../../model/tokenizer.ts"
-import { loadTask } from "../../model/datasets/task.ts"
+import { loadTask, taskSource } from "../../model/datasets/task.ts"
+import { DOMAIN_TEXT, domainSplitMismatch, type DomainTextRecord } from "../../model/datasets/domain-text.ts"
 import type { Encoder, Example } from "../../model/completion-batches.ts"
 
 /** Runs an async job as the stage's Effect; every failure becomes a StageError. */
@@ -65,8 +66,13 @@ export interface TaskData {
  * (a dependency bump) would otherwise evaluate an adapter on a split that overlaps its training data.
  */
 export const loadTaskData = async <P>(ctx: StageContext<P>, d: DataSpec): Promise<TaskData> => {
-  const source = d.data === "spam-assassin" ? ("spam-assassin" as const) : { path: isAbsolute(d.data) ? d.data : resolve(ctx.pipelineDir, d.data) }
-  const task = await loadTask(source, { splitSeed: d.split_seed, valFraction: d.val_fraction, testFraction: d.test_fraction, ...(d.body_chars === undefined ? {} : { bodyChars: d.body_chars }) })
+  const task = await loadTask(taskSource(d.data, ctx.pipelineDir), { splitSeed: d.split_seed, valFraction: d.val_fraction, testFraction: d.test_fraction, ...(d.body_chars === undefined ? {} : { bodyChars: d.body_chars }) })
+  // A base pretrained on this task's training text: the split must be the one it read.
+  const record = ctx.inputs.model === undefined ? undefined : join(ctx.inputs.model.dir, DOMAIN_TEXT)
+  if (record !== undefined && existsSync(record)) {
+    const why = domainSplitMismatch(JSON.parse(await readFile(record, "utf8")) as DomainTextRecord, d, task)
+    if (why !== null) throw new StageError({ reason: "InvalidData", message: why })
+  }
   if (d.data_digest !== undefined && task.digest !== d.data_digest)
     throw new StageError({
       reason: "InvalidData",

@@ -11,6 +11,7 @@ import type { BuildModelParams } from "../../../stages/build-model.ts"
 import { initBackend } from "../backend.ts"
 import { defaultConfig, disposeGPT, initGPT, type GPTConfig } from "../gpt.ts"
 import { pretrain } from "../pretrain.ts"
+import { DOMAIN_TEXT } from "../datasets/domain-text.ts"
 import { saveModel } from "../safetensors.ts"
 import { readTokens } from "../token-data.ts"
 import { numericVersions } from "../versions.ts"
@@ -61,6 +62,8 @@ const run = async (ctx: StageContext<BuildModelParams>): Promise<StageOutput> =>
     })
     saveModel(ctx.outDir, model)
     copyFileSync(need(input.dir, "tokenizer.json"), join(ctx.outDir, "tokenizer.json"))
+    // What of a task pretraining read: train/eval/merge check their split against it.
+    if (existsSync(join(input.dir, DOMAIN_TEXT))) copyFileSync(join(input.dir, DOMAIN_TEXT), join(ctx.outDir, DOMAIN_TEXT))
     const params = [...model.params.values()].reduce((n, v) => n + v.size, 0)
     return {
       summary: {

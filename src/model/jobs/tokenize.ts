@@ -11,6 +11,8 @@ import type { TokenizeParams } from "../../../stages/tokenize.ts"
 import { countWords, trainBpe } from "../bpe-train.ts"
 import { sotuDocuments, textFileDocuments, type Document } from "../datasets/pretrain-text.ts"
 import { shuffled } from "../datasets/split.ts"
+import { DOMAIN_TEXT, type DomainTextRecord, type DomainTextSpec } from "../datasets/domain-text.ts"
+import { loadTask, taskSource } from "../datasets/task.ts"
 import { Tokenizer } from "../tokenizer.ts"
 import { unigramCrossEntropy, writeTokens } from "../token-data.ts"
 
@@ -50,10 +52,30 @@ export const splitText = (docs: ReadonlyArray<Document>, valFraction: number, se
   return { train: parts.map((p) => p[0]).join(SEPARATOR), val: parts.map((p) => p[1]).join(SEPARATOR), mode: "tails", valDocs: 0 }
 }
 
+/** The training split's prompts as pretraining documents, and the record of what was read. */
+const domainDocuments = async (spec: DomainTextSpec, pipelineDir: string): Promise<{ docs: Document[]; record: DomainTextRecord }> => {
+  const task = await loadTask(taskSource(spec.data, pipelineDir), { splitSeed: spec.split_seed, valFraction: spec.val_fraction, testFraction: spec.test_fraction, bodyChars: spec.body_chars })
+  const docs = task.train.map((e, i) => ({ source: `${spec.data}:train:${i}`, text: e.prompt }))
+  const record: DomainTextRecord = {
+    ...spec,
+    examples: task.count,
+    labels_digest: task.labelsDigest,
+    train_documents: docs.length,
+    chars: docs.reduce((n, d) => n + d.text.length, 0),
+  }
+  return { docs, record }
+}
+
 const run = async (ctx: StageContext<TokenizeParams>): Promise<StageOutput> => {
   const p = ctx.params
   // Relative paths resolve against the pipeline file's folder, as the fine-tuning stages do.
   const docs = p.corpus === "sotu" ? await sotuDocuments() : textFileDocuments(p.corpus.map((f) => resolve(ctx.pipelineDir, f)))
+  const domain = p.task_text === undefined ? null : await domainDocuments(p.task_text, ctx.pipelineDir)
+  if (domain !== null) {
+    docs.push(...domain.docs)
+    writeFileSync(join(ctx.outDir, DOMAIN_TEXT), JSON.stringify(domain.record, null, 2) + "\n")
+  }
+  if (docs.length === 0) throw new StageError({ reason: "InvalidData", message: "nothing to pretrain on: corpus is empty and there is no task_text" })
   const split = splitText(docs, p.val_fraction, p.seed)
   if (split.val.length === 0) throw new StageError({ reason: "InvalidData", message: "the validation split is empty: raise val_fraction or add text" })
   ctx.progress({ step: 1, total: 3, message: "training BPE" })
@@ -76,6 +98,8 @@ const run = async (ctx: StageContext<TokenizeParams>): Promise<StageOutput> => {
     split: split.mode,
     val_docs: split.valDocs,
     seed: p.seed,
+    task_text_documents: domain?.record.train_documents ?? 0,
+    task_text_chars: domain?.record.chars ?? 0,
     unigram_entropy_val: unigramCrossEntropy(train, val, tok.vocabSize),
   }
   writeFileSync(join(ctx.outDir, "meta.json"), JSON.stringify(meta, null, 2) + "\n")
