@@ -412,6 +412,49 @@ static napi_value causal_softmax(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * The causal softmax with a per-sequence mask on top (evaluation's and the label-restricted
+ * loss's packed rows, model/packing.ts): row t of group g = b·H + h keeps keys k ≤ t with
+ * allowed[b, t, k] ≠ 0. A row that keeps nothing is all 0. The backward is causal_softmax_backward:
+ * masked entries are exactly 0 in p, so they get exactly 0 in ds.
+ *   masked_softmax(heap, sOff, pOff, mOff, G, T, H, scale)      allowed is (G / H, T, T)
+ */
+static napi_value masked_softmax(napi_env env, napi_callback_info info) {
+  static const char* const names[] = {"sOff", "pOff", "mOff", "G", "T", "H", NULL};
+  napi_value argv[8];
+  int64_t a[7];
+  if (!get_ints(env, info, "masked_softmax", 8, argv, a, names)) return NULL;
+  double scale;
+  if (napi_get_value_double(env, argv[7], &scale) != napi_ok) return NULL;
+  const int64_t G = a[3], T = a[4], H = a[5];
+  if (H < 1 || G % H != 0) {
+    napi_throw_range_error(env, NULL, "peftlab_blas.masked_softmax: G must be a multiple of H >= 1");
+    return NULL;
+  }
+  Region r[] = {{"scores", a[0], G * T * T, 0}, {"probs", a[1], G * T * T, 1}, {"allowed", a[2], (G / H) * T * T, 0}};
+  float* heap = check_regions(env, "masked_softmax", argv[0], r, 3);
+  if (heap == NULL) return NULL;
+  const float sc = (float)scale;
+  for (int64_t g = 0; g < G; g++)
+    for (int64_t t = 0; t < T; t++) {
+      const float* s = heap + a[0] / 4 + (g * T + t) * T;
+      const float* m = heap + a[2] / 4 + ((g / H) * T + t) * T;
+      float* p = heap + a[1] / 4 + (g * T + t) * T;
+      float max = -INFINITY;
+      for (int64_t k = 0; k <= t; k++)
+        if (m[k] != 0 && sc * s[k] > max) max = sc * s[k];
+      double sum = 0;
+      for (int64_t k = 0; k <= t; k++) {
+        p[k] = m[k] != 0 ? expf(sc * s[k] - max) : 0;
+        sum += p[k];
+      }
+      const float inv = sum > 0 ? (float)(1.0 / sum) : 0;
+      for (int64_t k = 0; k <= t; k++) p[k] *= inv;
+      for (int64_t k = t + 1; k < T; k++) p[k] = 0;
+    }
+  return NULL;
+}
+
 static napi_value causal_softmax_backward(napi_env env, napi_callback_info info) {
   static const char* const names[] = {"pOff", "dpOff", "dsOff", "G", "T", NULL};
   napi_value argv[7];
@@ -500,6 +543,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"layernormBackward", NULL, layernorm_backward, NULL, NULL, NULL, napi_default, NULL},
       {"causalSoftmax", NULL, causal_softmax, NULL, NULL, NULL, napi_default, NULL},
       {"causalSoftmaxBackward", NULL, causal_softmax_backward, NULL, NULL, NULL, napi_default, NULL},
+      {"maskedSoftmax", NULL, masked_softmax, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -186,9 +186,10 @@ const attention = (ctx: ForwardContext, x: tf.Tensor2D, layer: number): tf.Tenso
   const { B, T } = ctx
   const { nHead, nEmbd } = ctx.model.config
   const hs = nEmbd / nHead
-  if (ctx.layout === undefined && matmulPath() === "blas") {
-    // Native: heads are column blocks of q, k, v (B·T, C); no transposes (native-ops.ts).
-    const y = nativeAttention(linear(ctx, x, layer, "q"), linear(ctx, x, layer, "k"), linear(ctx, x, layer, "v"), B, T, nHead, 1 / Math.sqrt(hs)) // (B·T, C)
+  if (matmulPath() === "blas") {
+    // Native: heads are column blocks of q, k, v (B·T, C); no transposes (native-ops.ts). A
+    // packed layout's mask narrows the causal one (every packed key precedes its query).
+    const y = nativeAttention(linear(ctx, x, layer, "q"), linear(ctx, x, layer, "k"), linear(ctx, x, layer, "v"), B, T, nHead, 1 / Math.sqrt(hs), ctx.layout?.allowed) // (B·T, C)
     return linear(ctx, y, layer, "o")
   }
   const heads = (t: tf.Tensor2D) => // (N, C) → (B·nh, T, hs)

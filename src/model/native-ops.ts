@@ -33,6 +33,7 @@ interface FusedAddon extends BlasAddon {
   layernormBackward(heap: ArrayBuffer, dyOff: number, xhatOff: number, rOff: number, gammaOff: number, dxOff: number, dgammaOff: number, dbetaOff: number, N: number, C: number): void
   causalSoftmax(heap: ArrayBuffer, sOff: number, pOff: number, G: number, T: number, scale: number): void
   causalSoftmaxBackward(heap: ArrayBuffer, pOff: number, dpOff: number, dsOff: number, G: number, T: number, scale: number): void
+  maskedSoftmax(heap: ArrayBuffer, sOff: number, pOff: number, mOff: number, G: number, T: number, H: number, scale: number): void
 }
 
 interface HeapBackend extends WasmHeapBackend {
@@ -136,13 +137,14 @@ const headProduct = (addon: FusedAddon, b: HeapBackend, h: Heads, M: number, N: 
 const ATTENTION_KERNELS: ReadonlyArray<readonly [string, tf.KernelFunc]> = [
   [
     "PeftlabAttention",
-    kernel((addon, b, _h, { q, k, v }, attrs) => {
+    kernel((addon, b, _h, { q, k, v, allowed }, attrs) => {
       const h = headsOf(q!, attrs)
       const { B, T, nh, hs } = h
       const s = alloc(b, [B * nh, T, T])
       headProduct(addon, b, h, T, T, hs, [q!, "cols", false], [k!, "cols", true], [s, "tt"]) // q·kᵀ
       const att = alloc(b, [B * nh, T, T])
-      addon.causalSoftmax(heapOf(b), off(b, s), off(b, att), B * nh, T, attrs.scale as number)
+      if (allowed === undefined) addon.causalSoftmax(heapOf(b), off(b, s), off(b, att), B * nh, T, attrs.scale as number)
+      else addon.maskedSoftmax(heapOf(b), off(b, s), off(b, att), off(b, allowed), B * nh, T, nh, attrs.scale as number)
       b.disposeData(s.dataId)
       const y = alloc(b, [B * T, nh * hs])
       headProduct(addon, b, h, T, hs, T, [att, "tt", false], [v!, "cols", false], [y, "cols"]) // att·v
@@ -237,14 +239,19 @@ export const nativeLayerNorm = (x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Ten
 /**
  * Causal multi-head attention on projected q, k, v (B·T, C) → y (B·T, C), heads merged:
  * y[b, :, h] = softmax(scale·q_h·k_hᵀ + causal mask)·v_h. The probabilities are kept for the
- * backward pass, which returns dq, dk, dv in one kernel.
+ * backward pass, which returns dq, dk, dv in one kernel. `allowed` (B, T, T), 1 where query t
+ * may see key s, narrows the causal mask further (packed rows; it must not widen it).
  */
-export const nativeAttention = (q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, B: number, T: number, nh: number, scale: number): tf.Tensor2D => {
+export const nativeAttention = (q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, B: number, T: number, nh: number, scale: number, allowed?: tf.Tensor3D): tf.Tensor2D => {
   ;[q, k, v].forEach(f32)
+  if (allowed !== undefined) {
+    f32(allowed)
+    if (allowed.shape[0] !== B || allowed.shape[1] !== T || allowed.shape[2] !== T) throw new Error(`native attention: allowed [${allowed.shape}] is not [${B},${T},${T}]`)
+  }
   const attrs = { B, T, nh, scale }
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [qi, ki, vi, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc]
-    const [y, att] = run("PeftlabAttention", { q: qi, k: ki, v: vi }, attrs) as [tf.Tensor2D, tf.Tensor3D]
+    const [y, att] = run("PeftlabAttention", allowed === undefined ? { q: qi, k: ki, v: vi } : { q: qi, k: ki, v: vi, allowed }, attrs) as [tf.Tensor2D, tf.Tensor3D]
     save([qi, ki, vi, att])
     return {
       value: y,

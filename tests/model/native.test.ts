@@ -24,6 +24,9 @@ import { coreTypeFor, loadNative, setNativeThreads, type BlasAddon } from "../..
 import { gelu, layerNorm, matmulPath } from "../../src/model/ops.ts"
 import { paramGroups } from "../../src/model/pretrain.ts"
 import { readSafetensors } from "../../src/model/safetensors.ts"
+import { collatePacked, disposePacked, packCompletions } from "../../src/model/packing.ts"
+import { packedLogProbs } from "../../src/model/losses.ts"
+import { nativeAttention } from "../../src/model/native-ops.ts"
 
 const addon = (): BlasAddon => {
   const s = loadNative()
@@ -112,6 +115,35 @@ describe("native backend", () => {
     const native = await on("native", run)
     expect(matmulPath()).toBe("blas")
     cpu.forEach((c, i) => expect(maxRelDiff(native[i]!, c), `tensor ${i}`).toBeLessThan(2e-5))
+  })
+
+  it("attention under a packed layout (masked softmax in C): values and gradients equal tfjs on cpu", async () => {
+    // Two prompts with two-token and three-token completions packed after them (packing.ts):
+    // branch tokens see the prompt and their own branch only; the second row is padded.
+    const rows = [packCompletions([3, 4, 5, 6], [[7, 8], [9, 10, 11]], 8), packCompletions([12, 13], [[7, 8], [9, 10, 11]], 8)].map((r) => r!)
+    const run = () => {
+      const model = initGPT({ vocabSize: 24, blockSize: 8, nLayer: 2, nHead: 2, nEmbd: 8, mlpRatio: 4, tieWeights: true, layerNormEps: 1e-5 }, 11)
+      const p = collatePacked(rows)
+      const vars = [...model.params.values()]
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(packedLogProbs(model, undefined, p), tf.range(1, p.at.shape[0] + 1))) as tf.Scalar, vars)
+      const checked = [...model.params].filter(([n]) => !n.endsWith("attn.k.bias")).map(([, v]) => v)
+      const out = [[...value.dataSync()], ...checked.map((v) => [...(grads[v.name] as tf.Tensor).dataSync()])]
+      disposeGPT(model)
+      disposePacked(p)
+      tf.dispose([value, ...Object.values(grads)])
+      return out
+    }
+    const cpu = await on("cpu", run)
+    const native = await on("native", run)
+    cpu.forEach((c, i) => expect(maxRelDiff(native[i]!, c), `tensor ${i}`).toBeLessThan(2e-5))
+    // A mask of the wrong shape is refused before any memory is touched.
+    await on("native", () =>
+      tf.tidy(() => {
+        const q = tf.zeros([8, 4]) as tf.Tensor2D
+        expect(() => nativeAttention(q, q, q, 2, 4, 2, 1, tf.ones([2, 4, 3]) as tf.Tensor3D)).toThrow(/allowed \[2,4,3\] is not \[2,4,4\]/)
+        return []
+      }),
+    )
   })
 
   const fixture = (name: string) => {
