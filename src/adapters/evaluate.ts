@@ -23,6 +23,10 @@ export interface EvalResult {
   /** Mean NLL per completion token of the true completions. */
   readonly evalLoss: number
   readonly perplexity: number
+  /** Mean −log p(truth | x) of the classifier p(y | x) = softmax over the labels' summed
+   * log-probabilities (what the label-restricted loss trains; the argmax gives `accuracy`).
+   * NaN when some truth is not a label. */
+  readonly labelLoss: number
   readonly accuracy: number
   readonly macroF1: number
   readonly labels: ReadonlyArray<string>
@@ -101,7 +105,7 @@ export const evaluate = (model: GPT, hook: ProjectionHook | undefined, enc: Enco
   const scoreOf = (w: { packed: number; slot: number } | { plain: number }, label: number): Scored =>
     "packed" in w ? { logp: packedScores[w.packed]?.[w.slot] ?? NaN, tokens: labelIds[label]?.length ?? 0 } : (plainScores[w.plain] as Scored)
   const confusion = labels.map(() => labels.map(() => 0))
-  let [nll, tokens] = [0, 0]
+  let [nll, tokens, labelNll] = [0, 0, 0]
   examples.forEach((ex, e) => {
     const { where, truth: truthPlain } = plan[e] as (typeof plan)[number]
     const mine = where.map((w, i) => scoreOf(w, i))
@@ -110,11 +114,13 @@ export const evaluate = (model: GPT, hook: ProjectionHook | undefined, enc: Enco
     nll -= truth.logp
     tokens += truth.tokens
     const pred = mine.reduce((best, s, i) => (s.logp > (mine[best]?.logp ?? -Infinity) ? i : best), 0)
+    const top = Math.max(...mine.map((s) => s.logp))
+    labelNll += truthIdx < 0 ? NaN : top + Math.log(mine.reduce((a, s) => a + Math.exp(s.logp - top), 0)) - truth.logp
     const row = confusion[truthIdx]
     if (row !== undefined) row[pred] = (row[pred] ?? 0) + 1
   })
   const evalLoss = nll / Math.max(tokens, 1)
-  return { n: examples.length, evalLoss, perplexity: Math.exp(evalLoss), ...classification(confusion), labels, confusion }
+  return { n: examples.length, evalLoss, perplexity: Math.exp(evalLoss), labelLoss: labelNll / Math.max(examples.length, 1), ...classification(confusion), labels, confusion }
 }
 
 /** Accuracy and macro-F1 (F1 = 2TP / (2TP + FP + FN), 0 for a label never seen nor predicted). */

@@ -29,6 +29,7 @@ export const COMPARED = {
   macro_f1: "eval",
   base_accuracy: "eval",
   eval_loss: "eval",
+  label_loss: "eval",
   trainable_params: "attach-adapter",
   train_time_s: "train",
   peak_tensor_bytes: "train",

@@ -18,11 +18,20 @@ interface Column {
   readonly show: (x: number) => string
 }
 
-const QUALITY: ReadonlyArray<Column> = [
+const ACCURACY: ReadonlyArray<Column> = [
   { metric: "accuracy", header: "accuracy", show: (x) => x.toFixed(3) },
   { metric: "macro_f1", header: "macro-F1", show: (x) => x.toFixed(3) },
-  { metric: "eval_loss", header: "eval loss", show: (x) => x.toFixed(3) },
 ]
+/**
+ * One loss column: the classifier's −log p(truth | x) over the label set when the evals report
+ * it (what a label-restricted loss trains), else the completion's per-token NLL over the whole
+ * vocabulary. Both are in the JSON and CSV.
+ */
+const LABEL_LOSS: Column = { metric: "label_loss", header: "label loss", show: (x) => x.toFixed(3) }
+const EVAL_LOSS: Column = { metric: "eval_loss", header: "eval loss", show: (x) => x.toFixed(3) }
+const has = (c: Comparison, m: ComparedMetric): boolean => c.groups.some((g) => g.metrics[m] !== undefined)
+const qualityColumns = (c: Comparison): ReadonlyArray<Column> => [...ACCURACY, has(c, "label_loss") ? LABEL_LOSS : EVAL_LOSS]
+const QUALITY_COUNT = ACCURACY.length + 1
 const COST: ReadonlyArray<Column> = [
   { metric: "trainable_params", header: "trainable params", show: (x) => Math.round(x).toLocaleString("en-US") },
   { metric: "train_time_s", header: "train time (s)", show: (x) => x.toFixed(1) },
@@ -62,7 +71,7 @@ const shareCell = (g: GroupResult): string =>
 /** Quality columns, plus the share of full fine-tuning's gain when there is a full group. */
 const qualityRows = (c: Comparison, columns: ReadonlyArray<Column>): Array<Array<string>> => {
   const rows = groupRows(c, columns)
-  return hasFull(c) ? rows.map((r, i) => [...r.slice(0, 2 + QUALITY.length), shareCell(c.groups[i]!), ...r.slice(2 + QUALITY.length)]) : rows
+  return hasFull(c) ? rows.map((r, i) => [...r.slice(0, 2 + QUALITY_COUNT), shareCell(c.groups[i]!), ...r.slice(2 + QUALITY_COUNT)]) : rows
 }
 
 const referenceRows = (c: Comparison, width: number): Array<Array<string>> =>
@@ -85,9 +94,10 @@ const pairedHeaders = (c: Comparison): Array<string> =>
 
 const table = (c: Comparison): string => {
   const share = hasFull(c) ? [SHARE_HEADER] : []
+  const qualityCols = qualityColumns(c)
   const quality: TextTable = {
-    headers: ["method", "n", ...QUALITY.map((q) => q.header), ...share],
-    rows: [...qualityRows(c, QUALITY), ...referenceRows(c, QUALITY.length - 1 + share.length)],
+    headers: ["method", "n", ...qualityCols.map((q) => q.header), ...share],
+    rows: [...qualityRows(c, qualityCols), ...referenceRows(c, qualityCols.length - 1 + share.length)],
   }
   const costs = costColumns(c)
   const cost: TextTable = { headers: ["method", "n", ...costs.map((q) => q.header)], rows: groupRows(c, costs) }
@@ -104,11 +114,12 @@ const table = (c: Comparison): string => {
 /** One wide table: quality, cost, then the paired difference against the baseline. */
 const wide = (c: Comparison): TextTable => {
   const costs = costColumns(c)
-  const columns = [...QUALITY, ...costs]
+  const qualityCols = qualityColumns(c)
+  const columns = [...qualityCols, ...costs]
   const paired = new Map(pairedRows(c).map((r) => [r[0], r.slice(2)]))
   const share = hasFull(c) ? [SHARE_HEADER] : []
   return {
-    headers: ["method", "n", ...QUALITY.map((q) => q.header), ...share, ...costs.map((q) => q.header), `Δ accuracy vs ${c.baseline}`, "p (accuracy)", `Δ macro-F1 vs ${c.baseline}`, "p (macro-F1)"],
+    headers: ["method", "n", ...qualityCols.map((q) => q.header), ...share, ...costs.map((q) => q.header), `Δ accuracy vs ${c.baseline}`, "p (accuracy)", `Δ macro-F1 vs ${c.baseline}`, "p (macro-F1)"],
     rows: [
       ...qualityRows(c, columns).map((r) => [...r, ...(paired.get(r[0] ?? "") ?? Array<string>(4).fill(NONE))]),
       ...referenceRows(c, columns.length - 1 + share.length + 4),
@@ -123,7 +134,7 @@ const boundsOf = (e: Estimate | PairedTest | undefined, center: number | undefin
 }
 
 const csv = (c: Comparison): string => {
-  const metrics = [...QUALITY, ...costColumns(c)].map((q) => q.metric)
+  const metrics = [...ACCURACY, ...(has(c, "label_loss") ? [LABEL_LOSS] : []), EVAL_LOSS, ...costColumns(c)].map((q) => q.metric)
   const headers = ["group", ...c.groupBy, "n", ...metrics.flatMap((m) => [m, `${m}_ci_low`, `${m}_ci_high`]),
     ...(["accuracy", "macro_f1"] as const).flatMap((m) => [`delta_${m}`, `delta_${m}_ci_low`, `delta_${m}_ci_high`, `p_${m}`]),
     "share_of_full_gain", "share_of_full_gain_ci_low", "share_of_full_gain_ci_high"]

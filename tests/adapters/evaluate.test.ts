@@ -81,6 +81,7 @@ describe("packed scoring", () => {
     const argmax = (xs: number[]) => xs.indexOf(Math.max(...xs))
     const preds = [argmax([0, 1, 2].map((i) => s[i]!.logp)), argmax([3, 4, 5].map((i) => s[i]!.logp))]
     expect(r.accuracy).toBeCloseTo([preds[0] === 1, preds[1] === 0].filter(Boolean).length / 2, 12)
+    expect(r.labelLoss).toBeNaN() // a truth outside the labels has no classifier probability
   })
 })
 
@@ -95,6 +96,13 @@ describe("evaluate", () => {
     expect(r.accuracy).toBeCloseTo(preds.filter((p, i) => p === truth[i]).length / 3, 12)
     expect(r.confusion.flat().reduce((a, b) => a + b, 0)).toBe(3)
     expect(r.perplexity).toBeCloseTo(Math.exp(r.evalLoss), 12)
+    // The classifier's NLL: −log softmax over the two labels' summed log-probabilities at the truth.
+    const nll = examples.map((_, i) => {
+      const [a, b] = [scores[2 * i]!.logp, scores[2 * i + 1]!.logp]
+      const m = Math.max(a, b)
+      return m + Math.log(Math.exp(a - m) + Math.exp(b - m)) - (truth[i] === 0 ? a : b)
+    })
+    expect(r.labelLoss).toBeCloseTo(nll.reduce((x, y) => x + y, 0) / 3, 5)
     expect(Object.keys(confusionMetrics(r))).toEqual(["confusion_spam_as_spam", "confusion_spam_as_ham", "confusion_ham_as_spam", "confusion_ham_as_ham"])
   })
 })

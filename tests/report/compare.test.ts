@@ -113,6 +113,16 @@ describe("formatComparison", () => {
     expect(text).toContain("majority class          3  0.660 ± 0.000")
   })
 
+  it("shows the classifier's label loss instead of the completion loss when the evals report it", () => {
+    const withLabels = { ...c, groups: c.groups.map((g) => ({ ...g, metrics: { ...g.metrics, label_loss: { n: 3, mean: 0.125, sd: 0, half: 0 } } })) }
+    const text = formatComparison(withLabels, "table")
+    expect(text).toContain("label loss")
+    expect(text).not.toContain("eval loss")
+    expect(text).toContain("0.125 ± 0.000")
+    expect(formatComparison(c, "table")).toContain("eval loss")
+    expect(formatComparison(withLabels, "csv").split("\n")[0]).toContain("label_loss,label_loss_ci_low,label_loss_ci_high,eval_loss")
+  })
+
   it("says so when a run has nothing to compare", () => {
     const db = openFixtureDb()
     addRun(db, "empty")

@@ -40,6 +40,7 @@ export const evalStage = (ctx: StageContext<EvalParams>): Effect.Effect<StageOut
           macro_f1: r.macroF1,
           eval_loss: r.evalLoss,
           perplexity: r.perplexity,
+          ...(Number.isFinite(r.labelLoss) ? { label_loss: r.labelLoss, base_label_loss: base.labelLoss } : {}),
           base_accuracy: base.accuracy,
           base_macro_f1: base.macroF1,
           base_eval_loss: base.evalLoss,
