@@ -14,7 +14,7 @@ import { loadTask } from "../src/model/datasets/task.ts"
 import { sotuDocuments } from "../src/model/datasets/pretrain-text.ts"
 import { encodeExample } from "../src/model/completion-batches.ts"
 import { packCompletions, scorePacked, scoreSequences } from "../src/adapters/evaluate.ts"
-import type { BackendName } from "../src/engine/stage.ts"
+import type { BackendName } from "../src/contracts/stage.ts"
 
 const [backend = "wasm", nArg = "400", repArg = "3"] = process.argv.slice(2)
 await initBackend(backend as BackendName)

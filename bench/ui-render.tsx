@@ -7,7 +7,7 @@
 import { EventEmitter } from "node:events"
 import { performance } from "node:perf_hooks"
 import { render } from "ink"
-import type { InstanceInfo, RunEvent } from "../src/engine/events.ts"
+import type { InstanceInfo, RunEvent } from "../src/contracts/events.ts"
 import { Dashboard } from "../src/ui/components/Dashboard.tsx"
 import { initialState, reduce, type DashboardState } from "../src/ui/state.ts"
 

@@ -11,7 +11,7 @@
 import { Effect, Schema } from "effect"
 import type { OptionValue } from "../src/adapters/method-spec.ts"
 import { allOptions, METHOD_REGISTRIES, methodModules, methodOptions, unknownMethod } from "../src/adapters/specs/index.ts"
-import { defineStage } from "../src/engine/stage.ts"
+import { defineStage } from "../src/contracts/stage.ts"
 
 /** = PROJ_NAMES of src/model/gpt.ts, repeated so this file does not load tfjs. */
 export const TARGET_NAMES = ["q", "k", "v", "o", "mlp_up", "mlp_down"] as const

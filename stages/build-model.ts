@@ -8,7 +8,7 @@
  * below the unigram entropy of the validation split.
  */
 import { Effect, Schema } from "effect"
-import { defineStage } from "../src/engine/stage.ts"
+import { defineStage } from "../src/contracts/stage.ts"
 
 const withDefault = <S extends Schema.Top>(s: S, d: S["Type"]) => s.pipe(Schema.withDecodingDefaultKey(Effect.succeed(d)))
 const positiveInt = (d: number) => withDefault(Schema.Int.check(Schema.isGreaterThan(0)), d)

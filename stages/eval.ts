@@ -8,7 +8,7 @@
  */
 import { Effect, Schema } from "effect"
 import { METHOD_REGISTRIES } from "../src/adapters/specs/index.ts"
-import { defineStage } from "../src/engine/stage.ts"
+import { defineStage } from "../src/contracts/stage.ts"
 
 export const EvalParams = Schema.Struct({
   /** Which held-out split to score: `validation` for tuning, `test` for the reported results. */

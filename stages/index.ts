@@ -3,7 +3,7 @@
  * and add it to the array (one import + one entry). Keep stage files light at the top: this module
  * is imported by `peftlab status`.
  */
-import type { AnyStageDefinition } from "../src/engine/stage.ts"
+import type { AnyStageDefinition } from "../src/contracts/stage.ts"
 import attachAdapter from "./attach-adapter.ts"
 import buildModel from "./build-model.ts"
 import loadModel from "./load-model.ts"

@@ -8,7 +8,7 @@
  */
 import { isAbsolute, resolve } from "node:path"
 import { Effect, Schema } from "effect"
-import { defineStage } from "../src/engine/stage.ts"
+import { defineStage } from "../src/contracts/stage.ts"
 import { checkHfFolderProblems } from "../src/model/hf/check.ts"
 
 export const LoadModelParams = Schema.Struct({

@@ -5,7 +5,7 @@
  */
 import { Effect, Schema } from "effect"
 import { METHOD_REGISTRIES } from "../src/adapters/specs/index.ts"
-import { defineStage } from "../src/engine/stage.ts"
+import { defineStage } from "../src/contracts/stage.ts"
 
 export const MergeParams = Schema.Struct({
   /** Test examples in the verification batch. */

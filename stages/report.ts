@@ -8,7 +8,7 @@
  * shows those), so the same inputs give the same bytes — also after a crash and a resume.
  */
 import { Effect, Schema } from "effect"
-import { defineStage } from "../src/engine/stage.ts"
+import { defineStage } from "../src/contracts/stage.ts"
 
 export const ReportParams = Schema.Struct({
   /** The method every other is paired with (paired t-test). */

@@ -9,8 +9,8 @@
 import { writeFileSync } from "node:fs"
 import * as path from "node:path"
 import { Effect, Schema } from "effect"
-import { defineStage, StageError } from "../src/engine/stage.ts"
-import type { StageContext, StageOutput } from "../src/engine/stage.ts"
+import { defineStage, StageError } from "../src/contracts/stage.ts"
+import type { StageContext, StageOutput } from "../src/contracts/stage.ts"
 import { chosenKey } from "../src/pipeline/refs.ts"
 import { choose, describeChoice } from "../src/report/select.ts"
 

@@ -5,7 +5,7 @@
  * unigram cross-entropy of the validation tokens — the baseline pretraining must beat).
  */
 import { Effect, Schema } from "effect"
-import { defineStage } from "../src/engine/stage.ts"
+import { defineStage } from "../src/contracts/stage.ts"
 
 const withDefault = <S extends Schema.Top>(s: S, d: S["Type"]) => s.pipe(Schema.withDecodingDefaultKey(Effect.succeed(d)))
 

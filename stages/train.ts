@@ -8,7 +8,7 @@
  */
 import { Effect, Schema } from "effect"
 import { METHOD_REGISTRIES } from "../src/adapters/specs/index.ts"
-import { defineStage } from "../src/engine/stage.ts"
+import { defineStage } from "../src/contracts/stage.ts"
 
 const int = (d: number) => Schema.Int.pipe(Schema.withDecodingDefaultKey(Effect.succeed(d)))
 const num = (d: number) => Schema.Number.pipe(Schema.withDecodingDefaultKey(Effect.succeed(d)))

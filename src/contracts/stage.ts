@@ -25,7 +25,7 @@ import type { FactorValue } from "./events.ts"
 
 export type BackendName = "tensorflow" | "native" | "wasm" | "cpu"
 
-/** Groups of the fingerprinted npm packages (src/engine/packages.ts holds the list). */
+/** Groups of the fingerprinted npm packages (src/contracts/packages.ts holds the list). */
 export type PackageGroup = "tensors" | "pretrain-data" | "task-data"
 
 /** A committed artifact produced by an upstream instance, handed to a consumer by `needs` name. */
@@ -150,7 +150,7 @@ export interface StageDefinition<P> {
    */
   readonly fingerprintParams?: (params: P) => unknown
   /**
-   * Which groups of src/engine/packages.ts's FINGERPRINTED_PACKAGES change this kind's outputs
+   * Which groups of src/contracts/packages.ts's FINGERPRINTED_PACKAGES change this kind's outputs
    * (default: all of them). Data read through an input artifact is covered by its fingerprint.
    */
   readonly packages?: ReadonlyArray<PackageGroup>

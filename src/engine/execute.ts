@@ -19,10 +19,10 @@ import { asResourceFault, ResourceFault } from "../store/faults.ts"
 import { tryLock, unlock } from "../store/locks.ts"
 import type { LockHolder } from "../store/locks.ts"
 import type { CacheHit, Store } from "../store/store.ts"
-import type { RunEvent } from "./events.ts"
+import type { RunEvent } from "../contracts/events.ts"
 import type { Executor } from "./executor.ts"
 import type { WireError } from "./protocol.ts"
-import type { BackendName, InputArtifact } from "./stage.ts"
+import type { BackendName, InputArtifact } from "../contracts/stage.ts"
 
 export interface ExecuteContext {
   readonly store: Store

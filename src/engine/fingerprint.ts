@@ -23,9 +23,9 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
 import * as path from "node:path"
 import { Data } from "effect"
 import type { Instance } from "../pipeline/expand.ts"
-import { canonicalJson } from "./canonical.ts"
-import { FINGERPRINTED_PACKAGES, groupOf, packageVersion, type PackageGroup } from "./packages.ts"
-import type { BackendName } from "./stage.ts"
+import { canonicalJson } from "../contracts/canonical.ts"
+import { FINGERPRINTED_PACKAGES, groupOf, packageVersion, type PackageGroup } from "../contracts/packages.ts"
+import type { BackendName } from "../contracts/stage.ts"
 
 export type Field = readonly [name: string, value: unknown]
 

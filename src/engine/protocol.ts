@@ -1,6 +1,6 @@
 /** Messages between the scheduler (parent) and a worker process, over Node IPC (JSON). */
-import type { BackendName, InputArtifact } from "./stage.ts"
-import type { FactorValue } from "./events.ts"
+import type { BackendName, InputArtifact } from "../contracts/stage.ts"
+import type { FactorValue } from "../contracts/events.ts"
 
 export interface Job {
   readonly id: string

@@ -1,5 +1,5 @@
 /** The stage kinds a run may use, and the module that exports them (workers import it). */
-import type { AnyStageDefinition } from "./stage.ts"
+import type { AnyStageDefinition } from "../contracts/stage.ts"
 
 export interface Registry {
   readonly stages: ReadonlyArray<AnyStageDefinition>

@@ -6,8 +6,8 @@
 import { Cause, Effect, Exit, Schema } from "effect"
 import type { Fiber } from "effect"
 import type { FromWorker, Job, WireError } from "./protocol.ts"
-import type { AnyStageDefinition, StageContext } from "./stage.ts"
-import { StageError } from "./stage.ts"
+import type { AnyStageDefinition, StageContext } from "../contracts/stage.ts"
+import { StageError } from "../contracts/stage.ts"
 import { asResourceFault } from "../store/faults.ts"
 
 export const wireError = (job: Job, cause: Cause.Cause<StageError>): WireError => {

@@ -19,7 +19,7 @@ import { openDb } from "../store/db.ts"
 import { asResourceFault } from "../store/faults.ts"
 import { recoverStale } from "../store/recover.ts"
 import { Store } from "../store/store.ts"
-import type { RunEvent } from "./events.ts"
+import type { RunEvent } from "../contracts/events.ts"
 import { backendIdentity } from "./backend.ts"
 import { dependencyFields } from "./fingerprint.ts"
 import { WorkerPool } from "./pool.ts"
@@ -27,7 +27,7 @@ import { blasThreads } from "./threads.ts"
 import type { Executor, ExecutorName } from "./executor.ts"
 import type { Resources } from "./executors/resources.ts"
 import { emptyCounts, schedule } from "./scheduler.ts"
-import type { BackendName } from "./stage.ts"
+import type { BackendName } from "../contracts/stage.ts"
 
 export interface RunOptions {
   readonly pipeline: Pipeline

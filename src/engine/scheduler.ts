@@ -8,10 +8,10 @@
 import { Effect, Fiber, Queue } from "effect"
 import { dependenciesOf } from "../pipeline/expand.ts"
 import type { PlannedInstance } from "../pipeline/plan.ts"
-import type { StageStatus } from "./events.ts"
+import type { StageStatus } from "../contracts/events.ts"
 import { artifactOf, executeInstance, RESOURCE_FAULT_TAG } from "./execute.ts"
 import type { ExecuteContext, Outcome } from "./execute.ts"
-import type { InputArtifact } from "./stage.ts"
+import type { InputArtifact } from "../contracts/stage.ts"
 import type { ExecutionRecord } from "../store/store.ts"
 
 export interface ScheduleOptions {

@@ -8,7 +8,7 @@ import { Effect, Fiber } from "effect"
 import type { FromWorker, ToWorker } from "./protocol.ts"
 import { startJob } from "./run-job.ts"
 import type { RunningJob } from "./run-job.ts"
-import type { AnyStageDefinition } from "./stage.ts"
+import type { AnyStageDefinition } from "../contracts/stage.ts"
 
 const send = (m: FromWorker): void => {
   process.send?.(m)

@@ -1,10 +1,10 @@
 /**
  * The versions of the packages that change numbers, as recorded next to a run's results. The
- * list is src/engine/packages.ts's FINGERPRINTED_PACKAGES (one list for the cache key and the records).
+ * list is src/contracts/packages.ts's FINGERPRINTED_PACKAGES (one list for the cache key and the records).
  */
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { FINGERPRINTED_PACKAGES, packageVersion } from "../engine/packages.ts"
+import { FINGERPRINTED_PACKAGES, packageVersion } from "../contracts/packages.ts"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 

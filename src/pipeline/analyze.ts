@@ -5,7 +5,7 @@
  * taken `from` a stage that does not choose them, missing required inputs, cycles.
  * Pure; returns every problem.
  */
-import type { AnyStageDefinition } from "../engine/stage.ts"
+import type { AnyStageDefinition } from "../contracts/stage.ts"
 import { topoSort } from "./graph.ts"
 import { references } from "./interpolate.ts"
 import type { Problem } from "./problems.ts"

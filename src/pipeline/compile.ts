@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs"
 import * as path from "node:path"
 import { Effect } from "effect"
-import type { AnyStageDefinition } from "../engine/stage.ts"
+import type { AnyStageDefinition } from "../contracts/stage.ts"
 import { analyzeStages } from "./analyze.ts"
 import { expandInstances } from "./expand.ts"
 import type { Instance } from "./expand.ts"

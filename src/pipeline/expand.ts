@@ -4,7 +4,7 @@
  * applied, axis values interpolated, the kind's defaults filled in). A param taken from a
  * choosing stage is decoded once per value it may take, so a bad candidate fails at plan time.
  */
-import type { AnyStageDefinition } from "../engine/stage.ts"
+import type { AnyStageDefinition } from "../contracts/stage.ts"
 import type { StageNode } from "./analyze.ts"
 import { decodeWithProblems, structKeys } from "./decode.ts"
 import { interpolate } from "./interpolate.ts"

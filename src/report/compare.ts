@@ -19,7 +19,7 @@
 import { existsSync, readFileSync } from "node:fs"
 import * as path from "node:path"
 import type { Database } from "better-sqlite3"
-import type { FactorValue } from "../engine/events.ts"
+import type { FactorValue } from "../contracts/events.ts"
 import { artifactPathOf, loadResults, pickRun, type Factors, type ResultRow, type RunChoice } from "./results.ts"
 import { estimate, pairedTest, type Estimate, type PairedTest } from "./stats.ts"
 

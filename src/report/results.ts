@@ -4,7 +4,7 @@
  * at its producer through `source_execution_id`), with its factors and final metrics.
  */
 import type { Database } from "better-sqlite3"
-import type { FactorValue } from "../engine/events.ts"
+import type { FactorValue } from "../contracts/events.ts"
 
 export type Factors = Readonly<Record<string, FactorValue>>
 

@@ -4,7 +4,7 @@
  * axis in matrix order: numbers by value, anything else as text), so the result never depends
  * on the order instances finished in.
  */
-import type { FactorValue } from "../engine/events.ts"
+import type { FactorValue } from "../contracts/events.ts"
 
 export type Goal = "max" | "min"
 

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { fsyncPath, fsyncTree } from "./durable.ts"
 import { ownStart } from "./liveness.ts"
 import * as path from "node:path"
-import { canonicalJson } from "../engine/canonical.ts"
+import { canonicalJson } from "../contracts/canonical.ts"
 
 export interface ManifestEntry {
   readonly path: string

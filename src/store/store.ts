@@ -4,7 +4,7 @@
  */
 import type { Database as Db, Statement } from "better-sqlite3"
 import type { Field } from "../engine/fingerprint.ts"
-import type { FactorValue, RunEvent } from "../engine/events.ts"
+import type { FactorValue, RunEvent } from "../contracts/events.ts"
 import * as path from "node:path"
 import { verifyArtifact } from "./artifacts.ts"
 import type { Manifest, ManifestEntry } from "./artifacts.ts"

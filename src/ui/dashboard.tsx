@@ -17,7 +17,7 @@
  */
 import { performance } from "node:perf_hooks"
 import { render } from "ink"
-import type { RunEvent } from "../engine/events.ts"
+import type { RunEvent } from "../contracts/events.ts"
 import { Dashboard } from "./components/Dashboard.tsx"
 import type { EventSink } from "./sink.ts"
 import { initialState, reduce, type DashboardState } from "./state.ts"

@@ -6,7 +6,7 @@
  * method only) appears in every row it feeds; instances with no factors (tokenize,
  * build-model) form the "shared" row.
  */
-import type { FactorValue, InstanceInfo } from "../engine/events.ts"
+import type { FactorValue, InstanceInfo } from "../contracts/events.ts"
 
 type Factors = Readonly<Record<string, FactorValue>>
 

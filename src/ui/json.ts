@@ -1,4 +1,4 @@
-/** `--json`: every RunEvent as one JSON object per line (the objects of src/engine/events.ts). */
+/** `--json`: every RunEvent as one JSON object per line (the objects of src/contracts/events.ts). */
 import type { EventSink } from "./sink.ts"
 import { streamCloser } from "./sink.ts"
 

@@ -1,5 +1,5 @@
 /** `--plain` (and any non-TTY stdout): one readable line per event. */
-import type { RunEvent } from "../engine/events.ts"
+import type { RunEvent } from "../contracts/events.ts"
 import type { EventSink } from "./sink.ts"
 import { streamCloser } from "./sink.ts"
 

@@ -1,5 +1,5 @@
 /** Where run events go: the Ink dashboard, one readable line per event, or JSON lines. */
-import type { RunEvent } from "../engine/events.ts"
+import type { RunEvent } from "../contracts/events.ts"
 
 export interface EventSink {
   readonly onEvent: (e: RunEvent) => void

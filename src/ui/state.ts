@@ -3,7 +3,7 @@
  * Components only draw a `DashboardState`; nothing here touches the terminal, so the whole
  * screen logic is unit-testable by feeding events.
  */
-import type { FactorValue, InstanceInfo, RunEvent, StageStatus } from "../engine/events.ts"
+import type { FactorValue, InstanceInfo, RunEvent, StageStatus } from "../contracts/events.ts"
 import { layoutGrid, type GridLayout } from "./grid.ts"
 
 export type InstanceState = "pending" | "running" | StageStatus

@@ -4,7 +4,7 @@
  * reads, as deterministic functions of the cell: accuracy = 0.70 (+0.10 for vera) + seed/100.
  */
 import { Effect } from "effect"
-import { defineStage } from "../../src/engine/stage.ts"
+import { defineStage } from "../../src/contracts/stage.ts"
 import fakeSource from "../fixtures/stages/fake-source.ts"
 import fakeStep from "../fixtures/stages/fake-step.ts"
 import { FakeParams, runFake } from "../fixtures/stages/fake-common.ts"

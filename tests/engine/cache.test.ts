@@ -9,7 +9,7 @@ import { pathToFileURL } from "node:url"
 import Database from "better-sqlite3"
 import { describe, expect, it, onTestFinished } from "vitest"
 import type { Registry } from "../../src/engine/registry.ts"
-import type { AnyStageDefinition } from "../../src/engine/stage.ts"
+import type { AnyStageDefinition } from "../../src/contracts/stage.ts"
 import { ROOT, runCli, tempDir, writePipeline } from "../cli/helpers.ts"
 
 /*

@@ -10,7 +10,7 @@ import { pathToFileURL } from "node:url"
 import { afterAll, describe, expect, it } from "vitest"
 import { transpiled, valueImports } from "../../src/engine/code-digest.ts"
 import { dependencyFields } from "../../src/engine/fingerprint.ts"
-import type { AnyStageDefinition } from "../../src/engine/stage.ts"
+import type { AnyStageDefinition } from "../../src/contracts/stage.ts"
 import { compileText } from "../../src/pipeline/compile.ts"
 import { planPipeline } from "../../src/pipeline/plan.ts"
 import { PipelineInvalid } from "../../src/pipeline/problems.ts"
@@ -95,7 +95,7 @@ describe("precise reruns on a five-method pipeline (a copy of the real sources)"
   })
 
   it("a comment and a type-only edit rerun nothing", () => {
-    edit("src/engine/events.ts", (t) => `// a comment at the top\n${t}\n/** and one at the end */\n`)
+    edit("src/contracts/events.ts", (t) => `// a comment at the top\n${t}\n/** and one at the end */\n`)
     edit("src/model/gpt.ts", (t) => t.replace("export interface GPTConfig {", "export interface GPTConfig {\n  /** a new optional field, types only */\n  readonly note?: string"))
     expect(rerun().ids).toEqual([])
   })

@@ -129,7 +129,7 @@ describe("plan", () => {
     expect(JSON.stringify(plan.map((x) => x.fields))).not.toContain(ROOT)
     expect(plan[0]!.fields.map(([k]) => k)).toEqual([
       // events.ts is imported by stage.ts with `import type` only: not part of what runs
-      "kind", "version", "code:src/engine/stage.ts", "code:src/store/durable.ts", "code:tests/fixtures/stages/fake-common.ts", "code:tests/fixtures/stages/fake-source.ts",
+      "kind", "version", "code:src/contracts/stage.ts", "code:src/store/durable.ts", "code:tests/fixtures/stages/fake-common.ts", "code:tests/fixtures/stages/fake-source.ts",
       "params.value", "backend", ...context.deps.map(([k]) => k),
     ])
   })

@@ -5,7 +5,7 @@
  */
 import Database from "better-sqlite3"
 import type { Database as Db } from "better-sqlite3"
-import type { FactorValue } from "../../src/engine/events.ts"
+import type { FactorValue } from "../../src/contracts/events.ts"
 import { migrations } from "../../src/store/migrations.ts"
 
 export const openFixtureDb = (): Db => {

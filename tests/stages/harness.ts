@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { Effect, Schema } from "effect"
-import type { AnyStageDefinition, BackendName, InputArtifact, StageContext, StageOutput } from "../../src/engine/stage.ts"
+import type { AnyStageDefinition, BackendName, InputArtifact, StageContext, StageOutput } from "../../src/contracts/stage.ts"
 
 export interface Recorded {
   readonly metrics: Array<{ step: number | null; name: string; value: number }>

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import reportStage from "../../stages/report.ts"
-import type { InputArtifact } from "../../src/engine/stage.ts"
+import type { InputArtifact } from "../../src/contracts/stage.ts"
 import { runStage } from "./harness.ts"
 
 const root = mkdtempSync(join(tmpdir(), "peftlab-report-"))

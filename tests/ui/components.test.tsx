@@ -1,7 +1,7 @@
 import { render } from "ink-testing-library"
 import { afterEach, describe, expect, it } from "vitest"
 import { cleanup } from "ink-testing-library"
-import type { RunEvent } from "../../src/engine/events.ts"
+import type { RunEvent } from "../../src/contracts/events.ts"
 import { Dashboard } from "../../src/ui/components/Dashboard.tsx"
 import { Grid, gridWidths, visibleRows } from "../../src/ui/components/Grid.tsx"
 import { barLine, progressText } from "../../src/ui/components/Running.tsx"

@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events"
 import { stripVTControlCharacters } from "node:util"
 import { describe, expect, it } from "vitest"
-import type { RunEvent } from "../../src/engine/events.ts"
+import type { RunEvent } from "../../src/contracts/events.ts"
 import { makeDashboard, MIN_FRAME_MS } from "../../src/ui/dashboard.tsx"
 import { runStarted, T0 } from "./events.ts"
 

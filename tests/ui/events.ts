@@ -1,5 +1,5 @@
 /** A small run for the UI tests: tokenize and build-model shared, attach-adapter per method, train and eval per method × seed. */
-import type { InstanceInfo, RunEvent } from "../../src/engine/events.ts"
+import type { InstanceInfo, RunEvent } from "../../src/contracts/events.ts"
 
 export const T0 = 1_700_000_000_000
 

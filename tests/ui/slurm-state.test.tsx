@@ -1,7 +1,7 @@
 /** `--executor slurm` on screen: stage-slurm events fold into the instance's view, the running line and --plain. */
 import { render } from "ink-testing-library"
 import { describe, expect, it } from "vitest"
-import type { RunEvent } from "../../src/engine/events.ts"
+import type { RunEvent } from "../../src/contracts/events.ts"
 import { Running, slurmText } from "../../src/ui/components/Running.tsx"
 import { formatPlain } from "../../src/ui/plain.ts"
 import { initialState, reduce } from "../../src/ui/state.ts"

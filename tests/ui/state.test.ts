@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import type { RunEvent } from "../../src/engine/events.ts"
+import type { RunEvent } from "../../src/contracts/events.ts"
 import { countStates, initialState, reduce, SPARK_POINTS } from "../../src/ui/state.ts"
 import { runStarted, T0 } from "./events.ts"
 

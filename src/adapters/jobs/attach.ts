@@ -2,7 +2,7 @@
 import { statSync } from "node:fs"
 import { join } from "node:path"
 import type { Effect } from "effect"
-import type { StageContext, StageError, StageOutput } from "../../engine/stage.ts"
+import type { StageContext, StageError, StageOutput } from "../../contracts/stage.ts"
 import { disposeGPT, type GPT } from "../../model/gpt.ts"
 import type { AttachParams } from "../../../stages/attach-adapter.ts"
 import { methodOptions } from "../specs/index.ts"

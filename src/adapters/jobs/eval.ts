@@ -1,6 +1,6 @@
 /** The eval stage's work (stages/eval.ts holds its params and contract). */
 import type { Effect } from "effect"
-import type { StageContext, StageError, StageOutput } from "../../engine/stage.ts"
+import type { StageContext, StageError, StageOutput } from "../../contracts/stage.ts"
 import { disposeGPT } from "../../model/gpt.ts"
 import type { EvalParams } from "../../../stages/eval.ts"
 import type { Adapter } from "../adapter.ts"

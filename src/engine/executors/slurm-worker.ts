@@ -16,7 +16,7 @@ import { Effect, Fiber } from "effect"
 import type { FromWorker } from "../protocol.ts"
 import { startJob } from "../run-job.ts"
 import type { RunningJob } from "../run-job.ts"
-import type { AnyStageDefinition } from "../stage.ts"
+import type { AnyStageDefinition } from "../../contracts/stage.ts"
 import { batchFile, eventsFile, exitFile } from "./batch-files.ts"
 import type { BatchFile } from "./batch-files.ts"
 

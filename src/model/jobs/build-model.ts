@@ -6,7 +6,7 @@
 import { copyFileSync, existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect } from "effect"
-import { StageError, toStageError, type StageContext, type StageOutput } from "../../engine/stage.ts"
+import { StageError, toStageError, type StageContext, type StageOutput } from "../../contracts/stage.ts"
 import type { BuildModelParams } from "../../../stages/build-model.ts"
 import { initBackend } from "../backend.ts"
 import { defaultConfig, disposeGPT, initGPT, type GPTConfig } from "../gpt.ts"

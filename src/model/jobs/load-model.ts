@@ -1,7 +1,7 @@
 /** The load-model stage's work (stages/load-model.ts holds its params and contract). tfjs-free. */
 import { isAbsolute, resolve } from "node:path"
 import { Effect } from "effect"
-import { StageError, type StageContext, type StageOutput } from "../../engine/stage.ts"
+import { StageError, type StageContext, type StageOutput } from "../../contracts/stage.ts"
 import type { LoadModelParams } from "../../../stages/load-model.ts"
 import { HfUnsupported } from "../hf/config.ts"
 import { importHfFolder } from "../hf/folder.ts"

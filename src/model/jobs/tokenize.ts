@@ -6,7 +6,7 @@
 import { writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { Effect } from "effect"
-import { StageError, toStageError, type StageContext, type StageOutput } from "../../engine/stage.ts"
+import { StageError, toStageError, type StageContext, type StageOutput } from "../../contracts/stage.ts"
 import type { TokenizeParams } from "../../../stages/tokenize.ts"
 import { countWords, trainBpe } from "../bpe-train.ts"
 import { sotuDocuments, textFileDocuments, type Document } from "../datasets/pretrain-text.ts"
