@@ -10,10 +10,15 @@
  */
 import type { Effect } from "effect"
 import type { Resources } from "./executors/resources.ts"
-import type { JobEvent, JobOutcome } from "./pool.ts"
-import type { Job } from "./protocol.ts"
+import type { FromWorker, Job, WireError } from "./protocol.ts"
 
-export type { JobEvent, JobOutcome }
+/** What a running job streams: progress, metrics and log lines. */
+export type JobEvent = Extract<FromWorker, { type: "progress" | "metric" | "log" }>
+
+/** How a job ended. */
+export type JobOutcome =
+  | { readonly type: "done"; readonly summary: Readonly<Record<string, number | string | boolean>>; readonly peakRssBytes: number }
+  | { readonly type: "failed"; readonly error: WireError }
 
 export type ExecutorName = "local" | "slurm"
 export const EXECUTORS: ReadonlyArray<ExecutorName> = ["local", "slurm"]

@@ -24,10 +24,8 @@ import * as path from "node:path"
 import { Data } from "effect"
 import type { Instance } from "../pipeline/expand.ts"
 import { canonicalJson } from "../contracts/canonical.ts"
+import type { Field } from "../contracts/fields.ts"
 import { FINGERPRINTED_PACKAGES, groupOf, packageVersion, type PackageGroup } from "../contracts/packages.ts"
-import type { BackendName } from "../contracts/stage.ts"
-
-export type Field = readonly [name: string, value: unknown]
 
 export class InputFileMissing extends Data.TaggedError("InputFileMissing")<{ readonly instance: string; readonly file: string }> {
   override get message(): string {

@@ -14,14 +14,8 @@ import type { ChildProcess } from "node:child_process"
 import * as path from "node:path"
 import { Effect } from "effect"
 import { projectRoot } from "./project.ts"
-import type { Executor } from "./executor.ts"
-import type { FromWorker, Job, WireError } from "./protocol.ts"
-
-export type JobEvent = Extract<FromWorker, { type: "progress" | "metric" | "log" }>
-
-export type JobOutcome =
-  | { readonly type: "done"; readonly summary: Readonly<Record<string, number | string | boolean>>; readonly peakRssBytes: number }
-  | { readonly type: "failed"; readonly error: WireError }
+import type { Executor, JobEvent, JobOutcome } from "./executor.ts"
+import type { FromWorker, Job } from "./protocol.ts"
 
 const GRACE_MS = 3_000
 const LAST_LINES = 12

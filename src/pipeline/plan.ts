@@ -2,7 +2,8 @@
  * plan: fingerprint every instance (dependencies first) and look each up in the cache.
  * Pure given its two lookups; `peftlab status` prints this without running anything.
  */
-import type { Field, FingerprintContext } from "../engine/fingerprint.ts"
+import type { Field } from "../contracts/fields.ts"
+import type { FingerprintContext } from "../engine/fingerprint.ts"
 import { diffFields, fingerprintFields, fingerprintOf } from "../engine/fingerprint.ts"
 import { codeDigest } from "../engine/code-digest.ts"
 import type { CacheHit } from "../store/store.ts"

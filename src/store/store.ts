@@ -3,7 +3,7 @@
  * of its own rows; concurrent runs coordinate through `locks` (see locks.ts).
  */
 import type { Database as Db, Statement } from "better-sqlite3"
-import type { Field } from "../engine/fingerprint.ts"
+import type { Field } from "../contracts/fields.ts"
 import type { FactorValue, RunEvent } from "../contracts/events.ts"
 import * as path from "node:path"
 import { verifyArtifact } from "./artifacts.ts"
