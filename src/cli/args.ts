@@ -13,7 +13,7 @@ import { didYouMean } from "../pipeline/suggest.ts"
 import { EXECUTORS } from "../engine/executor.ts"
 import type { ExecutorName } from "../engine/executor.ts"
 import { parseResources } from "../engine/executors/resources.ts"
-import type { Resources } from "../engine/executors/resources.ts"
+import type { Resources } from "../pipeline/resources.ts"
 
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string; readonly command?: CommandName | undefined }> {}
 

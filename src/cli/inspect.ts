@@ -1,7 +1,7 @@
 /** `status`, `why`, `runs`: read-only views of the plan and the store. */
 import type { Database as Db } from "better-sqlite3"
 import { diffFields } from "../engine/fingerprint.ts"
-import type { PlannedInstance } from "../pipeline/plan.ts"
+import type { PlannedInstance } from "../engine/plan.ts"
 
 export const formatStatus = (plan: ReadonlyArray<PlannedInstance>): string => {
   const width = Math.min(60, Math.max(...plan.map((p) => p.instance.id.length)))

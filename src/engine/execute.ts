@@ -12,7 +12,7 @@
 import { mkdirSync, rmSync } from "node:fs"
 import * as path from "node:path"
 import { Effect } from "effect"
-import type { PlannedInstance } from "../pipeline/plan.ts"
+import type { PlannedInstance } from "./plan.ts"
 import { resolveRefs } from "../pipeline/refs.ts"
 import { digestFolder, makeTmpDir, placeInStore, scratchDir } from "../store/artifacts.ts"
 import { asResourceFault, ResourceFault } from "../store/faults.ts"

@@ -9,7 +9,7 @@
  *   runs directory.
  */
 import type { Effect } from "effect"
-import type { Resources } from "./executors/resources.ts"
+import type { Resources } from "../pipeline/resources.ts"
 import type { FromWorker, Job, WireError } from "./protocol.ts"
 
 /** What a running job streams: progress, metrics and log lines. */

@@ -3,12 +3,12 @@
  * Pure given its two lookups; `peftlab status` prints this without running anything.
  */
 import type { Field } from "../contracts/fields.ts"
-import type { FingerprintContext } from "../engine/fingerprint.ts"
-import { diffFields, fingerprintFields, fingerprintOf } from "../engine/fingerprint.ts"
-import { codeDigest } from "../engine/code-digest.ts"
+import type { FingerprintContext } from "./fingerprint.ts"
+import { diffFields, fingerprintFields, fingerprintOf } from "./fingerprint.ts"
+import { codeDigest } from "./code-digest.ts"
 import type { CacheHit } from "../store/store.ts"
-import type { Pipeline } from "./compile.ts"
-import type { Instance } from "./expand.ts"
+import type { Pipeline } from "../pipeline/compile.ts"
+import type { Instance } from "../pipeline/expand.ts"
 
 export interface PlannedInstance {
   readonly instance: Instance

@@ -7,7 +7,7 @@
  */
 import { Effect, Fiber, Queue } from "effect"
 import { dependenciesOf } from "../pipeline/expand.ts"
-import type { PlannedInstance } from "../pipeline/plan.ts"
+import type { PlannedInstance } from "./plan.ts"
 import type { StageStatus } from "../contracts/events.ts"
 import { artifactOf, executeInstance, RESOURCE_FAULT_TAG } from "./execute.ts"
 import type { ExecuteContext, Outcome } from "./execute.ts"

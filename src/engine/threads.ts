@@ -10,7 +10,7 @@
  * Numerics do not depend on it: the native tests prove losses bit-identical for 1 and 2
  * threads, so the thread count is recorded but is not part of the fingerprint.
  */
-import type { PlannedInstance } from "../pipeline/plan.ts"
+import type { PlannedInstance } from "./plan.ts"
 
 /** Past this many instances to run, the exact overlap check is skipped (it is quadratic). */
 const LONE_CHECK_LIMIT = 2000

@@ -12,7 +12,7 @@ import type { Problem } from "./problems.ts"
 import { refsOfParams } from "./refs.ts"
 import type { BoundRef } from "./refs.ts"
 import type { PipelineSpec, Scalar } from "./spec.ts"
-import type { Resources } from "../engine/executors/resources.ts"
+import type { Resources } from "./resources.ts"
 
 export interface Instance {
   /** `stage` or `stage[axis=value,...]` with axes in matrix order. */

@@ -48,7 +48,7 @@
  * - Unknown keys are errors. Every problem is reported at once with file:line:column.
  */
 import { Schema } from "effect"
-import { Resources } from "../engine/executors/resources.ts"
+import { Resources } from "./resources.ts"
 
 export const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]*$/
 
@@ -76,7 +76,7 @@ export const StageSpec = Schema.Struct({
   needs: Schema.optionalKey(Schema.Record(Schema.String, NeedSpec)),
   params: Schema.optionalKey(Params),
   overrides: Schema.optionalKey(Schema.Array(OverrideSpec)),
-  /** Cluster resources of each instance (the Slurm executor); see src/engine/executors/resources.ts. */
+  /** Cluster resources of each instance (the Slurm executor); see resources.ts. */
   resources: Schema.optionalKey(Resources),
 })
 export type StageSpec = typeof StageSpec.Type

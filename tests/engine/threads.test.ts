@@ -1,7 +1,7 @@
 /** BLAS threads per instance: a stage that can overlap no other gets every core. */
 import { describe, expect, it } from "vitest"
 import { blasThreads } from "../../src/engine/threads.ts"
-import type { PlannedInstance } from "../../src/pipeline/plan.ts"
+import type { PlannedInstance } from "../../src/engine/plan.ts"
 
 const node = (id: string, inputs: Record<string, string>, cached = false): PlannedInstance =>
   ({ instance: { id, inputs }, fingerprint: id, fields: [], cached: cached ? ({} as PlannedInstance["cached"]) : undefined, reason: cached ? undefined : "new" }) as unknown as PlannedInstance

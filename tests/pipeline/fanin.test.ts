@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest"
 import { compileText } from "../../src/pipeline/compile.ts"
 import type { Pipeline } from "../../src/pipeline/compile.ts"
-import { planPipeline } from "../../src/pipeline/plan.ts"
+import { planPipeline } from "../../src/engine/plan.ts"
 import { PipelineInvalid } from "../../src/pipeline/problems.ts"
 import { kindsOf } from "../../src/engine/registry.ts"
 import { dependencyFields } from "../../src/engine/fingerprint.ts"
