@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Hugging Face interop check, with the REAL transformers 5.17 and PEFT 0.21 (README, "Using
 # peftlab with Hugging Face"). Not part of `npm test` (CI has no Python venv guarantee); the
-# fixtures it regenerates are committed and checked by tests/model/hf/*.test.ts.
+# fixtures it regenerates are committed and checked by tests/hf/*.test.ts.
 #
 #  1. a venv from the machine's local wheels (.venv; $PIP_FIND_LINKS, see ../shared/HF.md)
 #  2. regenerates tests/fixtures/hf with transformers/tokenizers/safetensors into bench/out/hf/

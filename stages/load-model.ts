@@ -9,7 +9,7 @@
 import { isAbsolute, resolve } from "node:path"
 import { Effect, Schema } from "effect"
 import { defineStage } from "../src/contracts/stage.ts"
-import { checkHfFolderProblems } from "../src/model/hf/check.ts"
+import { checkHfFolderProblems } from "../src/hf/check.ts"
 
 export const LoadModelParams = Schema.Struct({
   /** The folder, relative to the pipeline file or absolute. */

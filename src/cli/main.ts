@@ -115,8 +115,8 @@ const exportCommand = (cmd: Extract<Command, { type: "export" }>, plan: Readonly
     if (dir === undefined) return io.stderr.write(`export: ${cmd.id} has no committed result for the pipeline as it is now (${target.reason ?? "not run"}); run the pipeline first\n`), 2
     const modelId = target.instance.inputs.model
     const model = modelId === undefined ? undefined : plan.find((p) => p.instance.id === modelId)
-    const { exportArtifact } = await import("../model/hf/export.ts")
-    const { HfUnsupported } = await import("../model/hf/config.ts")
+    const { exportArtifact } = await import("../hf/export.ts")
+    const { HfUnsupported } = await import("../hf/config.ts")
     try {
       const r = exportArtifact({ provenance: { pipeline: cmd.pipeline, stage: cmd.id, fingerprint: target.fingerprint }, kind: target.instance.kind, dir, modelDir: dirOf(model) }, cmd.out)
       io.stdout.write(`exported ${cmd.id} to ${r.written.join(" and ")}: ${r.note}\n`)

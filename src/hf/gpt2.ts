@@ -21,8 +21,8 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import type { GPTConfig } from "../gpt.ts"
-import { readSafetensors, type ReadTensor, type SafeTensor } from "../safetensors.ts"
+import type { GPTConfig } from "../model/gpt.ts"
+import { readSafetensors, type ReadTensor, type SafeTensor } from "../model/safetensors.ts"
 import { HfUnsupported } from "./config.ts"
 
 export { configFromGpt2, gpt2ConfigJson, HfUnsupported } from "./config.ts"

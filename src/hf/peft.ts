@@ -33,9 +33,9 @@
  */
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import type { AdapterConfigFile } from "../../adapters/io.ts"
-import type { GPTConfig } from "../gpt.ts"
-import { readSafetensors, writeSafetensors, type SafeTensor } from "../safetensors.ts"
+import type { AdapterConfigFile } from "../adapters/io.ts"
+import type { GPTConfig } from "../model/gpt.ts"
+import { readSafetensors, writeSafetensors, type SafeTensor } from "../model/safetensors.ts"
 import { HfUnsupported, transpose2d } from "./gpt2.ts"
 
 /** The fields of peftlab's adapter_config.json (adapters/io.ts) this export reads. */

@@ -3,8 +3,8 @@ import { isAbsolute, resolve } from "node:path"
 import { Effect } from "effect"
 import { StageError, type StageContext, type StageOutput } from "../../contracts/stage.ts"
 import type { LoadModelParams } from "../../../stages/load-model.ts"
-import { HfUnsupported } from "../hf/config.ts"
-import { importHfFolder } from "../hf/folder.ts"
+import { HfUnsupported } from "../../hf/config.ts"
+import { importHfFolder } from "../../hf/folder.ts"
 
 export const loadModel = (ctx: StageContext<LoadModelParams>): Effect.Effect<StageOutput, StageError> =>
   Effect.try({
