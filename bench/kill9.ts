@@ -29,7 +29,7 @@ const MAX_DELAY_MS = Number(values["max-delay"] ?? 60) * 1000
 const TRIALS = Number(values.trials ?? 20)
 const PIPELINE = path.resolve(values.pipeline ?? "pipelines/quick.yaml")
 const JOBS = values.jobs ?? "2"
-const ENTRY = path.resolve("src/cli/peftlab.ts")
+const ENTRY = path.resolve("bin/main.ts")
 
 const mulberry32 = (seed: number) => () => {
   seed = (seed + 0x6d2b79f5) | 0

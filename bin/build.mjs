@@ -2,7 +2,7 @@
 // Bundles the CLI into dist/ (one ESM file per entry, shared chunks) so `peftlab status` starts
 // in a fraction of the time tsx needs to transpile ~100 modules. Run by `npm run build` and
 // `prepare`; bin/peftlab.js falls back to tsx when dist/ is missing or older than a source.
-// Usage: node bin/build.mjs [--outdir=DIR] [name=entry.ts ...]   (default: dist, peftlab=src/cli/peftlab.ts)
+// Usage: node bin/build.mjs [--outdir=DIR] [name=entry.ts ...]   (default: dist, peftlab=bin/main.ts)
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs"
 import { dirname, join, relative } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
@@ -19,7 +19,7 @@ try {
 const args = process.argv.slice(2)
 const outdir = join(root, args.find((a) => a.startsWith("--outdir="))?.slice(9) ?? "dist")
 const named = args.filter((a) => !a.startsWith("--"))
-const entries = Object.fromEntries((named.length > 0 ? named : ["peftlab=src/cli/peftlab.ts"]).map((a) => a.split("=")))
+const entries = Object.fromEntries((named.length > 0 ? named : ["peftlab=bin/main.ts"]).map((a) => a.split("=")))
 
 // Stage definitions name their own file (`module: import.meta.url`) for code digests and workers:
 // keep each project file's own URL instead of the bundle's.

@@ -22,5 +22,5 @@ if (process.env.PEFTLAB_NO_BUNDLE !== "1" && fresh()) {
 } else {
   const { register } = await import("tsx/esm/api")
   register()
-  await import(pathToFileURL(join(root, "src", "cli", "peftlab.ts")).href)
+  await import(pathToFileURL(join(root, "bin", "main.ts")).href)
 }

@@ -12,7 +12,7 @@ import { ROOT } from "../cli/helpers.ts"
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "peftlab-native-"))
 const cli = (...args: string[]) =>
-  spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "src/cli/peftlab.ts"), ...args], {
+  spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "bin/main.ts"), ...args], {
     cwd: ROOT,
     encoding: "utf8",
     env: { ...process.env, PEFTLAB_NATIVE_ADDON: path.join(tmp, "build", "peftlab_blas.node"), PEFTLAB_RUNS_DIR: path.join(tmp, "runs") },
