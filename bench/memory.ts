@@ -8,8 +8,8 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import attachStage from "../stages/attach-adapter.ts"
-import trainStage from "../stages/train.ts"
+import attachStage from "../stages/attach-adapter/index.ts"
+import trainStage from "../stages/train/index.ts"
 import { initBackend } from "../src/model/backend.ts"
 import { countWords, trainBpe } from "../src/model/bpe-train.ts"
 import { sotuDocuments } from "../src/model/datasets/pretrain-text.ts"

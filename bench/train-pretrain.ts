@@ -3,8 +3,8 @@
  * on one core with the wasm backend; prints the loss curve, the unigram baseline and the time.
  *   npx tsx bench/train-pretrain.ts [key=value ...]    e.g. steps=300 n_embd=96
  */
-import tokenizeStage from "../stages/tokenize.ts"
-import buildModelStage from "../stages/build-model.ts"
+import tokenizeStage from "../stages/tokenize/index.ts"
+import buildModelStage from "../stages/build-model/index.ts"
 import { artifact, runStage } from "../tests/stages/harness.ts"
 
 const overrides = Object.fromEntries(process.argv.slice(2).map((kv) => kv.split("=")).map(([k, v]) => [k, Number.isNaN(Number(v)) ? v : Number(v)]))

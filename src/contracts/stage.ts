@@ -1,6 +1,8 @@
 /**
- * The stage contract. A stage kind is one file in `stages/`, default-exporting
- * `defineStage({...})`; `stages/index.ts` is the only list of kinds.
+ * The stage contract. A stage kind is one folder `stages/<kind>/`: `params.ts` (the Effect
+ * Schema of its params), `run.ts` (the work) and `index.ts`, default-exporting
+ * `defineStage({...})`; `stages/index.ts` is the only list of kinds. This module is a leaf:
+ * it imports nothing of peftlab's, so every part of `src/` may depend on it.
  *
  * The engine knows nothing about models: it decodes a stage's params with its schema,
  * fingerprints it (kind + version + code digest of `module` and the local modules it
@@ -8,9 +10,9 @@
  * backend), and runs `run` inside a worker process with a context.
  *
  * Rules for stage authors:
- * - `stages/index.ts` is imported by `peftlab status`: keep the top of a stage file light.
- *   Import tfjs and model code lazily inside `run` (`await import("../src/model/…")`);
- *   the code digest follows those dynamic imports too.
+ * - `stages/index.ts` is imported by `peftlab status`: keep `index.ts` and `params.ts` light.
+ *   `index.ts` imports `run.ts` (and through it tfjs and model code) lazily inside `run`
+ *   (`import("./run.ts")`); the code digest follows those dynamic imports too.
  * - Write outputs only under `ctx.outDir`; inputs (`ctx.inputs[name].dir`, files named in
  *   params) are read-only. `ctx.scratchDir` survives a crash of this instance (checkpoints)
  *   and is deleted once the instance commits.
@@ -117,7 +119,7 @@ export interface StageInputSpec {
 }
 
 export interface StageDefinition<P> {
-  /** The kind name used in YAML `kind:`; equals the file name in `stages/`. */
+  /** The kind name used in YAML `kind:`; equals its folder's name in `stages/`. */
   readonly kind: string
   /** Bump to invalidate every cached instance of this kind on purpose. */
   readonly version: number

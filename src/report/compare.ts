@@ -119,7 +119,7 @@ export const compareRows = (
   }
 }
 
-/** A choosing stage's summary holds `chosen.<axis>` (stages/select.ts); numeric ones are final metrics. */
+/** A choosing stage's summary holds `chosen.<axis>` (stages/select/); numeric ones are final metrics. */
 const chooses = (r: ResultRow): boolean => r.kind === "select" || Object.keys(r.metrics).some((k) => k.startsWith("chosen."))
 
 /** The choices of the run's `select` executions, read from their artifacts' select.json. */

@@ -38,7 +38,7 @@ const COST: ReadonlyArray<Column> = [
   { metric: "peak_tensor_bytes", header: "peak tensors (MiB)", show: (x) => (x / MIB).toFixed(1) },
 ]
 
-/** Cost columns some group has a value for (the report stage records no timings: see stages/report.ts). */
+/** Cost columns some group has a value for (the report stage records no timings: see stages/report/). */
 const costColumns = (c: Comparison): ReadonlyArray<Column> => COST.filter((col) => c.groups.some((g) => g.metrics[col.metric] !== undefined))
 
 /** `0.912 ± 0.010`; `0.912 ± —` for a single seed; the interval is dropped for exact counts. */

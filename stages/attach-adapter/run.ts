@@ -1,16 +1,16 @@
-/** The attach-adapter stage's work (stages/attach-adapter.ts holds its params and contract). */
+/** The attach-adapter stage's work (params.ts holds its params, index.ts its contract). */
 import { statSync } from "node:fs"
 import { join } from "node:path"
 import type { Effect } from "effect"
-import type { StageContext, StageError, StageOutput } from "../../contracts/stage.ts"
-import { disposeGPT, type GPT } from "../../model/gpt.ts"
-import type { AttachParams } from "../../../stages/attach-adapter.ts"
-import { methodOptions } from "../specs/index.ts"
-import { Adapter } from "../adapter.ts"
-import { getMethod } from "../index.ts"
-import { ADAPTER_WEIGHTS, saveAdapter } from "../io.ts"
-import { resolveSettings } from "../settings.ts"
-import { attempt, loadBase } from "./common.ts"
+import type { StageContext, StageError, StageOutput } from "../../src/contracts/stage.ts"
+import { disposeGPT, type GPT } from "../../src/model/gpt.ts"
+import type { AttachParams } from "./params.ts"
+import { methodOptions } from "../../src/adapters/specs/index.ts"
+import { Adapter } from "../../src/adapters/adapter.ts"
+import { getMethod } from "../../src/adapters/index.ts"
+import { ADAPTER_WEIGHTS, saveAdapter } from "../../src/adapters/io.ts"
+import { resolveSettings } from "../../src/adapters/settings.ts"
+import { attempt, loadBase } from "../../src/adapters/stage-common.ts"
 
 export const modelParams = (model: GPT): number => [...model.params.values()].reduce((n, v) => n + v.size, 0)
 

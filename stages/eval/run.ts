@@ -1,12 +1,12 @@
-/** The eval stage's work (stages/eval.ts holds its params and contract). */
+/** The eval stage's work (params.ts holds its params, index.ts its contract). */
 import type { Effect } from "effect"
-import type { StageContext, StageError, StageOutput } from "../../contracts/stage.ts"
-import { disposeGPT } from "../../model/gpt.ts"
-import type { EvalParams } from "../../../stages/eval.ts"
-import type { Adapter } from "../adapter.ts"
-import { confusionMetrics, evaluate, majorityAccuracy, type EvalResult } from "../evaluate.ts"
-import { loadAdapter } from "../io.ts"
-import { attempt, loadTaskData, loadTrained } from "./common.ts"
+import type { StageContext, StageError, StageOutput } from "../../src/contracts/stage.ts"
+import { disposeGPT } from "../../src/model/gpt.ts"
+import type { EvalParams } from "./params.ts"
+import type { Adapter } from "../../src/adapters/adapter.ts"
+import { confusionMetrics, evaluate, majorityAccuracy, type EvalResult } from "../../src/adapters/evaluate.ts"
+import { loadAdapter } from "../../src/adapters/io.ts"
+import { attempt, loadTaskData, loadTrained } from "../../src/adapters/stage-common.ts"
 
 /** Zero-shot results of the base model, per worker process (see below). */
 const zeroShot = new Map<string, EvalResult>()

@@ -7,15 +7,10 @@
  * peftlab cannot reproduce is a plan-time error (exit 2) naming it and what is supported.
  */
 import { isAbsolute, resolve } from "node:path"
-import { Effect, Schema } from "effect"
-import { defineStage } from "../src/contracts/stage.ts"
-import { checkHfFolderProblems } from "../src/hf/check.ts"
-
-export const LoadModelParams = Schema.Struct({
-  /** The folder, relative to the pipeline file or absolute. */
-  path: Schema.String.check(Schema.isMinLength(1)),
-})
-export type LoadModelParams = typeof LoadModelParams.Type
+import { Effect } from "effect"
+import { defineStage } from "../../src/contracts/stage.ts"
+import { checkHfFolderProblems } from "../../src/hf/check.ts"
+import { LoadModelParams } from "./params.ts"
 
 export default defineStage<LoadModelParams>({
   kind: "load-model",
@@ -30,5 +25,5 @@ export default defineStage<LoadModelParams>({
     const dir = isAbsolute(p.path) ? p.path : resolve(pipelineDir, p.path)
     return checkHfFolderProblems(dir)
   },
-  run: (ctx) => Effect.flatMap(Effect.promise(() => import("../src/model/jobs/load-model.ts")), (job) => job.loadModel(ctx)),
+  run: (ctx) => Effect.flatMap(Effect.promise(() => import("./run.ts")), (job) => job.loadModel(ctx)),
 })

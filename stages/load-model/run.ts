@@ -1,10 +1,10 @@
-/** The load-model stage's work (stages/load-model.ts holds its params and contract). tfjs-free. */
+/** The load-model stage's work (params.ts holds its params, index.ts its contract). tfjs-free. */
 import { isAbsolute, resolve } from "node:path"
 import { Effect } from "effect"
-import { StageError, type StageContext, type StageOutput } from "../../contracts/stage.ts"
-import type { LoadModelParams } from "../../../stages/load-model.ts"
-import { HfUnsupported } from "../../hf/config.ts"
-import { importHfFolder } from "../../hf/folder.ts"
+import { StageError, type StageContext, type StageOutput } from "../../src/contracts/stage.ts"
+import type { LoadModelParams } from "./params.ts"
+import { HfUnsupported } from "../../src/hf/config.ts"
+import { importHfFolder } from "../../src/hf/folder.ts"
 
 export const loadModel = (ctx: StageContext<LoadModelParams>): Effect.Effect<StageOutput, StageError> =>
   Effect.try({

@@ -3,17 +3,10 @@
  * full model artifact; verifies merged logits against adapter logits on an eval batch and
  * fails above METHODS.md's tolerance, max|Δ| ≤ 1e-5·max|y|.
  */
-import { Effect, Schema } from "effect"
-import { METHOD_REGISTRIES } from "../src/adapters/specs/index.ts"
-import { defineStage } from "../src/contracts/stage.ts"
-
-export const MergeParams = Schema.Struct({
-  /** Test examples in the verification batch. */
-  verify_examples: Schema.Int.check(Schema.isGreaterThan(0)).pipe(Schema.withDecodingDefaultKey(Effect.succeed(8))),
-  /** Relative tolerance: max|merged − adapter| ≤ tolerance·max|adapter logits|. */
-  tolerance: Schema.Number.check(Schema.isGreaterThan(0)).pipe(Schema.withDecodingDefaultKey(Effect.succeed(1e-5))),
-})
-export type MergeParams = typeof MergeParams.Type
+import { Effect } from "effect"
+import { METHOD_REGISTRIES } from "../../src/adapters/specs/index.ts"
+import { defineStage } from "../../src/contracts/stage.ts"
+import { MergeParams } from "./params.ts"
 
 export default defineStage<MergeParams>({
   kind: "merge",
@@ -28,5 +21,5 @@ export default defineStage<MergeParams>({
   // Depends on its adapter's method's files (inherited from attach-adapter), not on every method.
   code: { cut: METHOD_REGISTRIES },
   packages: ["tensors", "task-data"],
-  run: (ctx) => Effect.flatMap(Effect.promise(() => import("../src/adapters/jobs/merge.ts")), (job) => job.merge(ctx)),
+  run: (ctx) => Effect.flatMap(Effect.promise(() => import("./run.ts")), (job) => job.merge(ctx)),
 })

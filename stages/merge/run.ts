@@ -1,17 +1,17 @@
-/** The merge stage's work (stages/merge.ts holds its params and contract). */
+/** The merge stage's work (params.ts holds its params, index.ts its contract). */
 import { copyFile } from "node:fs/promises"
 import { join } from "node:path"
 import * as tf from "@tensorflow/tfjs"
 import type { Effect } from "effect"
-import { StageError, type StageContext, type StageOutput } from "../../contracts/stage.ts"
-import { collate, encodeExample } from "../../model/completion-batches.ts"
-import { disposeGPT, forward, type GPT } from "../../model/gpt.ts"
-import { saveModel } from "../../model/safetensors.ts"
-import type { MergeParams } from "../../../stages/merge.ts"
-import type { Adapter } from "../adapter.ts"
-import { loadAdapter } from "../io.ts"
-import { mergedModel } from "../merge.ts"
-import { attempt, loadTaskData, loadTrained, requireFile } from "./common.ts"
+import { StageError, type StageContext, type StageOutput } from "../../src/contracts/stage.ts"
+import { collate, encodeExample } from "../../src/model/completion-batches.ts"
+import { disposeGPT, forward, type GPT } from "../../src/model/gpt.ts"
+import { saveModel } from "../../src/model/safetensors.ts"
+import type { MergeParams } from "./params.ts"
+import type { Adapter } from "../../src/adapters/adapter.ts"
+import { loadAdapter } from "../../src/adapters/io.ts"
+import { mergedModel } from "../../src/adapters/merge.ts"
+import { attempt, loadTaskData, loadTrained, requireFile } from "../../src/adapters/stage-common.ts"
 
 export const merge = (ctx: StageContext<MergeParams>): Effect.Effect<StageOutput, StageError> =>
   attempt(async () => {

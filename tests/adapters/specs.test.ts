@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest"
 import { METHODS } from "../../src/adapters/index.ts"
 import { allOptions, methodModules, SPECS } from "../../src/adapters/specs/index.ts"
 import { structKeys } from "../../src/pipeline/decode.ts"
-import { AttachParams } from "../../stages/attach-adapter.ts"
+import { AttachParams } from "../../stages/attach-adapter/params.ts"
 
 describe("method specs", () => {
   it("list the same methods, in the same order, as the maths registry; each Method spreads its spec", () => {

@@ -129,7 +129,7 @@ describe("precise reruns on a five-method pipeline (a copy of the real sources)"
     expect(t.find((x) => x.instance.id === "tokens")?.reason).toBe("code: src/model/bpe-train.ts changed")
     expect(t.find((x) => x.instance.id === "base")?.reason).toBe("input.tokens: upstream changed")
     commitAll()
-    // Evaluation code: src/adapters/jobs/eval.ts alone imports evaluate.ts, so the eval cells alone rerun.
+    // Evaluation code: stages/eval/run.ts alone imports evaluate.ts, so the eval cells alone rerun.
     edit("src/adapters/evaluate.ts", (t) => `${t}\nexport const evalOnly = 3\n`)
     const e = rerun()
     expect(e.ids).toEqual(cells(["eval"], ["delta-lora", "lora", "lora-fa", "lora-plus", "vera"]))

@@ -1,10 +1,10 @@
 import { Schema } from "effect"
 import { describe, expect, it } from "vitest"
-import { AttachParams, TARGET_NAMES } from "../../stages/attach-adapter.ts"
-import { EvalParams } from "../../stages/eval.ts"
-import { MergeParams } from "../../stages/merge.ts"
-import { TrainParams } from "../../stages/train.ts"
-import { PROJ_NAMES } from "../../src/model/gpt.ts"
+import { AttachParams, TARGET_NAMES } from "../../../stages/attach-adapter/params.ts"
+import { EvalParams } from "../../../stages/eval/params.ts"
+import { MergeParams } from "../../../stages/merge/params.ts"
+import { TrainParams } from "../../../stages/train/params.ts"
+import { PROJ_NAMES } from "../../../src/model/gpt.ts"
 
 describe("adapter stage params", () => {
   it("attach-adapter's target names are the model's projections", () => {

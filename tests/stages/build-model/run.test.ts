@@ -2,11 +2,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { loadModel } from "../../src/model/safetensors.ts"
-import { disposeGPT } from "../../src/model/gpt.ts"
-import buildModelStage from "../../stages/build-model.ts"
-import tokenizeStage from "../../stages/tokenize.ts"
-import { artifact, runStage } from "./harness.ts"
+import { loadModel } from "../../../src/model/safetensors.ts"
+import { disposeGPT } from "../../../src/model/gpt.ts"
+import buildModelStage from "../../../stages/build-model/index.ts"
+import tokenizeStage from "../../../stages/tokenize/index.ts"
+import { artifact, runStage } from "../harness.ts"
 
 const dir = mkdtempSync(join(tmpdir(), "build-model-test-"))
 const file = join(dir, "corpus.txt")

@@ -6,9 +6,9 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import reportStage from "../../stages/report.ts"
-import type { InputArtifact } from "../../src/contracts/stage.ts"
-import { runStage } from "./harness.ts"
+import reportStage from "../../../stages/report/index.ts"
+import type { InputArtifact } from "../../../src/contracts/stage.ts"
+import { runStage } from "../harness.ts"
 
 const root = mkdtempSync(join(tmpdir(), "peftlab-report-"))
 const art = (id: string, kind: string, factors: InputArtifact["factors"], summary: InputArtifact["summary"], files: Record<string, string> = {}): InputArtifact => {
