@@ -42,10 +42,12 @@ export interface TrainResult {
   readonly trainTimeS: number
   readonly tokensPerSec: number
   /**
-   * Peak bytes held in tensors (tf.memory().numBytes, engine-wide) during this call's first
-   * training step, measured with tf.profile: weights, adapter, optimizer state, activations and
-   * gradients. Every step has the same shapes, so one step gives the stage's peak. The caller
-   * subtracts what was live before the stage began.
+   * Peak bytes held in tensors (tf.memory().numBytes, engine-wide) during the run's first
+   * training step (step 0), measured with tf.profile: weights, adapter, optimizer state,
+   * activations and gradients. Step 0, not the process's first step: batches are padded to
+   * their longest example, so steps differ a little, and a resumed run must report what an
+   * uninterrupted one does (the value travels in the checkpoint). The caller subtracts what was
+   * live before the stage began.
    */
   readonly peakTensorBytes: number
   readonly resumedFrom: number | null
@@ -60,6 +62,8 @@ interface Progress {
   tokens: number
   recent: number[]
   losses: number[]
+  /** Of step 0 (see TrainResult.peakTensorBytes); null until it ran. */
+  peakTensorBytes: number | null
 }
 
 export class Interrupted extends Error {
@@ -73,8 +77,7 @@ export const trainAdapter = async (model: GPT, adapter: Adapter, batches: { at(s
   try {
     const restored = o.checkpointDir === undefined ? null : restore(o.checkpointDir, trainer)
     const resumedFrom = restored?.step ?? null
-    const p: Progress = restored ?? { step: 0, timeS: 0, tokens: 0, recent: [], losses: [] }
-    let peakTensorBytes = 0
+    const p: Progress = restored ?? { step: 0, timeS: 0, tokens: 0, recent: [], losses: [], peakTensorBytes: null }
     let done = 0
     while (p.step < o.steps) {
       if (o.signal?.aborted === true) throw new Interrupted("interrupted")
@@ -89,13 +92,13 @@ export const trainAdapter = async (model: GPT, adapter: Adapter, batches: { at(s
           disposeTrainBatch(batch)
         }
       }
-      // The first step of the call runs under tf.profile (same kernels, same numbers) for its peak.
+      // Step 0 runs under tf.profile (same kernels, same numbers) for its peak.
       let r: ReturnType<typeof step> | undefined
-      if (done === 0) {
+      if (p.step === 0) {
         const profile = await tf.profile(() => {
           r = step()
         })
-        peakTensorBytes = profile.peakBytes
+        p.peakTensorBytes = profile.peakBytes
       } else r = step()
       if (r === undefined) throw new Error("unreachable: the step ran")
       const dt = (performance.now() - t0) / 1000
@@ -115,7 +118,7 @@ export const trainAdapter = async (model: GPT, adapter: Adapter, batches: { at(s
       finalLoss: p.recent.reduce((a, b) => a + b, 0) / Math.max(1, p.recent.length),
       trainTimeS: p.timeS,
       tokensPerSec: p.tokens / Math.max(p.timeS, 1e-9),
-      peakTensorBytes,
+      peakTensorBytes: p.peakTensorBytes ?? 0,
       resumedFrom,
       completed: p.step >= o.steps,
       losses: p.losses,
@@ -160,7 +163,7 @@ const restore = (dir: string, tr: Trainer): Progress | null => {
   }
   tr.optimizer.loadState(opt, meta.optimizerStep)
   opt.forEach((t) => t.dispose())
-  return { step: meta.step, timeS: meta.timeS, tokens: meta.tokens, recent: meta.recent, losses: meta.losses ?? [] }
+  return { step: meta.step, timeS: meta.timeS, tokens: meta.tokens, recent: meta.recent, losses: meta.losses ?? [], peakTensorBytes: meta.peakTensorBytes ?? null }
 }
 
 const missing = (name: string): never => {

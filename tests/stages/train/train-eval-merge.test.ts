@@ -111,6 +111,10 @@ describe("train", () => {
     const bytes = (dir: string) => readFileSync(join(dir, "adapter_model.safetensors"))
     expect(bytes(resumed.outDir).equals(bytes(whole.t.outDir))).toBe(true)
     expect(resumed.output.summary.final_loss).toBe(whole.t.output.summary.final_loss)
+    // The memory figure is step 0's, carried by the checkpoint: the report of a resumed run is
+    // byte-identical to an uninterrupted one's (batches are padded per step, so a later step's
+    // peak would differ).
+    expect(resumed.output.summary.peak_tensor_bytes).toBe(whole.t.output.summary.peak_tensor_bytes)
   })
 
   it("a NaN loss fails as Diverged: `diverged at step N`", async () => {
