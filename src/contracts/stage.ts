@@ -116,6 +116,11 @@ export interface StageInputSpec {
    * `over` (`needs: { runs: { stage: eval, over: [lr] } }`); the stage reads `ctx.collected[name]`.
    */
   readonly many?: boolean
+  /**
+   * Params every producer instance must have (decoded, defaults applied), checked at plan time:
+   * e.g. select's `runs` take only `split: validation` evals. `why` ends the error message.
+   */
+  readonly requires?: { readonly params: Readonly<Record<string, string | number | boolean>>; readonly why: string }
 }
 
 export interface StageDefinition<P> {

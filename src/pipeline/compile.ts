@@ -43,6 +43,37 @@ const stageChecks = (instances: ReadonlyArray<Instance>, dir: string): Array<Pro
   return problems
 }
 
+/**
+ * Inputs whose kind requires params of its producers (`StageInputSpec.requires`): every producer
+ * instance, collected ones included, is checked once per consumer stage.
+ */
+const inputRequirements = (instances: ReadonlyArray<Instance>): Array<Problem> => {
+  const byId = new Map(instances.map((i) => [i.id, i]))
+  const seen = new Set<string>()
+  const problems: Array<Problem> = []
+  for (const i of instances) {
+    for (const [input, spec] of Object.entries(i.def.inputs)) {
+      if (spec.requires === undefined) continue
+      const producers = [...(i.inputs[input] === undefined ? [] : [i.inputs[input]]), ...(i.collected[input] ?? [])]
+      for (const id of producers) {
+        const p = byId.get(id)
+        const params = (p?.params ?? {}) as Readonly<Record<string, unknown>>
+        for (const [key, want] of Object.entries(spec.requires.params)) {
+          const got = params[key]
+          const seenKey = `${i.stage}\u0000${input}\u0000${p?.stage}\u0000${key}\u0000${JSON.stringify(got)}`
+          if (got === want || p === undefined || seen.has(seenKey)) continue
+          seen.add(seenKey)
+          problems.push({
+            path: ["stages", i.stage, "needs", input],
+            message: `input "${input}" of kind "${i.kind}" takes instances with ${key}: ${String(want)}, but ${p.id} has ${key}: ${JSON.stringify(got)} (set ${key}: ${String(want)} on stage "${p.stage}"): ${spec.requires.why}`,
+          })
+        }
+      }
+    }
+  }
+  return problems
+}
+
 /** Validate pipeline text; reads only what stage kinds check at plan time (load-model's folder). */
 export const compileText = (displayPath: string, text: string, kinds: ReadonlyMap<string, AnyStageDefinition>): Pipeline | PipelineInvalid => {
   const source = parseYaml(displayPath, text)
@@ -52,7 +83,7 @@ export const compileText = (displayPath: string, text: string, kinds: ReadonlyMa
   const analyzed = analyzeStages({ spec: loaded.spec, stageNames: loaded.stageNames, kinds })
   const expanded = expandInstances(loaded.spec, analyzed.nodes)
   const dir = path.dirname(path.resolve(displayPath))
-  const checked = expanded.problems.length > 0 ? [] : stageChecks(expanded.instances, dir)
+  const checked = expanded.problems.length > 0 ? [] : [...stageChecks(expanded.instances, dir), ...inputRequirements(expanded.instances)]
   const problems = [...loaded.problems, ...analyzed.problems, ...expanded.problems, ...checked]
   if (problems.length > 0) return new PipelineInvalid({ problems: problems.map(source.locate).sort(byPosition) })
   return {

@@ -71,6 +71,18 @@ const cases: ReadonlyArray<Case> = [
   { name: "unknown target projection", yaml: real(`{ method: lora, targets: [q, vv] }`), line: 14, mentions: ["targets[1]", '"vv"'] },
   { name: "empty targets", yaml: real(`{ method: lora, targets: [] }`), line: 14, mentions: ["targets is empty"] },
   { name: "n_embd not a multiple of n_head", yaml: real(`{ method: lora }`, `\n    params: { n_embd: 30, n_head: 4 }`), line: 10, mentions: ["n_embd (30) must be a multiple of n_head (4)"] },
+  {
+    name: "select over test-split evals",
+    yaml:
+      real(`{ method: "\${method}" }`).replace("[lora, vera]", "[lora, vera]\n  lr: [1, 3]") +
+      `  train:\n    kind: train\n    foreach: [method, lr]\n    needs: { model: base, adapter: adapter }\n    params: { lr_scale: "\${lr}" }\n` +
+      `  score:\n    kind: eval\n    foreach: [method, lr]\n    needs: { model: base, adapter: train }\n` +
+      `  pick:\n    kind: select\n    foreach: [method]\n    needs: { runs: { stage: score, over: [lr] } }\n`,
+    line: 28,
+    mentions: ["score[method=lora,lr=1] has split: \"test\"", 'set split: validation on stage "score"', "select chooses on validation results only"],
+  },
+  { name: "task_text with a bad split", yaml: real(`{ method: lora }`).replace("    kind: tokenize\n", "    kind: tokenize\n    params: { task_text: { test_fraction: 1.5 } }\n"), line: 7, mentions: ["task_text", "test_fraction", "1.5"] },
+  { name: "unknown loss", yaml: real(`{ method: lora }`) + `  train:\n    kind: train\n    foreach: [method]\n    needs: { model: base, adapter: adapter }\n    params: { loss: label }\n`, line: 19, mentions: ["loss", '"label"'] },
   { name: "no training data left", yaml: real(`{ method: lora }`) + `  train:\n    kind: train\n    foreach: [method]\n    needs: { model: base, adapter: adapter }\n    params: { val_fraction: 0.5, test_fraction: 0.5 }\n`, line: 19, mentions: ["val_fraction + test_fraction must be below 1"] },
 ]
 
