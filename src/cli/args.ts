@@ -61,7 +61,7 @@ const FLAGS: Readonly<Record<Flag, { readonly arg?: string; readonly doc: string
   help: { doc: "this help" },
   version: { doc: "print peftlab's version" },
   executor: { arg: "E", doc: `where stages run: ${EXECUTORS.join(" or ")} (default local; slurm: one job per batch of ready stages, see README)` },
-  resources: { arg: "R", doc: "default Slurm resources of a stage, e.g. cpus=1,mem=2G,time=1h,gpus=0,partition=P (a stage's own `resources:` wins)" },
+  resources: { arg: "R", doc: "default Slurm resources of a stage, e.g. cpus=1,mem=2G,time=1h,gpus=0,partition=P (a stage's own `resources:` wins); gpus ≥ 1 also makes a stage prefer the tensorflow backend, so status, why and export take it too" },
   "slurm-batch": { arg: "N", doc: "at most N ready stages packed into one Slurm job (default 256)" },
   db: { arg: "FILE", doc: "the SQLite file (default <runs-dir>/peftlab.db; on a cluster, a local disk of this machine)" },
 }
@@ -76,9 +76,9 @@ interface CommandSpec {
 /** Every command with its positionals and the flags it accepts. */
 const COMMANDS = {
   run: { args: "<pipeline.yaml>", summary: "run what is not cached, live", flags: ["jobs", "plain", "json", "keep-going", "force", "backend", "runs-dir", "executor", "resources", "slurm-batch", "db"] },
-  status: { args: "<pipeline.yaml>", summary: "the plan: cached / will run, and why; runs nothing", flags: ["json", "backend", "runs-dir"] },
-  why: { args: "<pipeline.yaml> <stage-id>", summary: "which fingerprint fields changed since the last success", flags: ["backend", "runs-dir"] },
-  export: { args: "<pipeline.yaml> <stage-id> <out-dir>", summary: "write a committed model or adapter as a Hugging Face folder (GPT-2 / PEFT)", flags: ["backend", "runs-dir"] },
+  status: { args: "<pipeline.yaml>", summary: "the plan: cached / will run, and why; runs nothing", flags: ["json", "backend", "runs-dir", "resources"] },
+  why: { args: "<pipeline.yaml> <stage-id>", summary: "which fingerprint fields changed since the last success", flags: ["backend", "runs-dir", "resources"] },
+  export: { args: "<pipeline.yaml> <stage-id> <out-dir>", summary: "write a committed model or adapter as a Hugging Face folder (GPT-2 / PEFT)", flags: ["backend", "runs-dir", "resources"] },
   compare: { args: "[<pipeline.yaml>]", summary: "methods compared over seeds: mean ± 95% CI, paired tests", flags: ["baseline", "format", "run", "runs-dir"] },
   plot: { args: "[<pipeline.yaml>] --out FILE", summary: "loss curves and accuracies as .svg or .png", flags: ["out", "baseline", "run", "runs-dir"] },
   runs: { args: "", summary: "past runs", flags: ["json", "runs-dir"] },
@@ -129,10 +129,12 @@ export type Output = "auto" | "plain" | "json"
 interface Common {
   readonly runsDir: string
   readonly backend: BackendRequest
+  /** `--resources` (run, status, why, export; `{}` elsewhere): a stage's backend depends on its gpus. */
+  readonly resources: Resources
 }
 
 export type Command =
-  | (Common & { readonly type: "run"; readonly pipeline: string; readonly jobs: number; readonly output: Output; readonly keepGoing: boolean; readonly force: ReadonlyArray<string>; readonly executor: ExecutorName; readonly resources: Resources; readonly slurmBatch: number; readonly db?: string })
+  | (Common & { readonly type: "run"; readonly pipeline: string; readonly jobs: number; readonly output: Output; readonly keepGoing: boolean; readonly force: ReadonlyArray<string>; readonly executor: ExecutorName; readonly slurmBatch: number; readonly db?: string })
   | (Common & { readonly type: "status"; readonly pipeline: string; readonly json: boolean })
   | (Common & { readonly type: "why"; readonly pipeline: string; readonly id: string })
   | (Common & { readonly type: "export"; readonly pipeline: string; readonly id: string; readonly out: string })
@@ -212,6 +214,7 @@ const parse = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Command => 
   const common: Common = {
     runsDir: path.resolve(v["runs-dir"] ?? env["PEFTLAB_RUNS_DIR"] ?? "runs"),
     backend: oneOf("backend", v.backend ?? "auto", BACKEND_REQUESTS),
+    resources: resourcesFlag(v.resources),
   }
   const need = (n: number, what: string) => {
     if (rest.length !== n) throw new UsageError({ command, message: `${command}: expected ${what}` })
@@ -222,7 +225,7 @@ const parse = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Command => 
       need(1, "<pipeline.yaml>")
       if (v.plain === true && v.json === true) throw new UsageError({ command, message: "--plain and --json exclude each other" })
       return { ...common, type: "run", pipeline: rest[0]!, jobs: positiveInt("jobs", v.jobs ?? String(os.availableParallelism())), output: v.json ? "json" : v.plain ? "plain" : "auto", keepGoing: v["keep-going"] === true, force: v.force ?? [],
-        executor: oneOf("executor", v.executor ?? "local", EXECUTORS), resources: resourcesFlag(v.resources), slurmBatch: positiveInt("slurm-batch", v["slurm-batch"] ?? "256"),
+        executor: oneOf("executor", v.executor ?? "local", EXECUTORS), slurmBatch: positiveInt("slurm-batch", v["slurm-batch"] ?? "256"),
         ...(v.db === undefined ? {} : { db: path.resolve(v.db) }) }
     case "status":
       need(1, "<pipeline.yaml>")

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs"
 import * as path from "node:path"
 import { Effect } from "effect"
-import { BackendUnavailable, resolveBackend } from "../engine/backend.ts"
+import { BackendUnavailable, resolveBackends } from "../engine/backend.ts"
 import { InputFileMissing } from "../engine/fingerprint.ts"
 import { projectRoot } from "../engine/project.ts"
 import { kindsOf } from "../engine/registry.ts"
@@ -88,11 +88,11 @@ type Inspect = Extract<Command, { type: "status" | "why" | "export" }>
 const inspect = (cmd: Inspect, registry: Registry, io: Io) =>
   Effect.gen(function* () {
     const pipeline = yield* compilePipeline(cmd.pipeline, kindsOf(registry))
-    const backend = yield* Effect.promise(() => resolveBackend(cmd.backend))
+    const backends = yield* Effect.promise(() => resolveBackends(cmd.backend, { instances: pipeline.instances, defaults: cmd.resources }))
     const db = openDb(cmd.runsDir, { create: false })
     const store = db === undefined ? undefined : new Store(db, cmd.runsDir)
     try {
-      const plan = makePlan(store, { pipeline, projectDir: projectRoot(), backend, force: () => false })
+      const plan = makePlan(store, { pipeline, projectDir: projectRoot(), backend: backends.run, backendOf: backends.of, force: () => false })
       if (cmd.type === "status") return yield* line(io.stdout, cmd.json ? statusJson(plan) : formatStatus(plan)).pipe(Effect.as(0))
       const target = plan.find((p) => p.instance.id === cmd.id)
       if (target === undefined) {
@@ -141,12 +141,12 @@ const run = (cmd: Extract<Command, { type: "run" }>, registry: Registry, io: Io)
       const problem = yield* Effect.promise(slurmAvailable)
       if (problem !== undefined) return yield* line(io.stderr, problem).pipe(Effect.as(2))
     }
-    const backend = yield* Effect.promise(() => resolveBackend(cmd.backend))
+    const backends = yield* Effect.promise(() => resolveBackends(cmd.backend, { instances: pipeline.instances, defaults: cmd.resources }))
     const sink = yield* Effect.promise(() => makeSink(cmd.output, io, comparisonText(cmd.runsDir, pipeline.name)))
     const workerLog = dashboardWanted(cmd.output, io) ? "worker.log" : undefined
     const logStart = workerLog === undefined ? 0 : sizeOf(path.join(cmd.runsDir, workerLog))
     const { status, notes } = yield* runPipeline({
-      pipeline, registryModule: registry.module, runsDir: cmd.runsDir, projectDir: projectRoot(), backend, jobs: cmd.jobs,
+      pipeline, registryModule: registry.module, runsDir: cmd.runsDir, projectDir: projectRoot(), backend: backends.run, backendOf: backends.of, jobs: cmd.jobs,
       keepGoing: cmd.keepGoing, force: (id) => matchers.some((m) => m(id)), sink, argv: io.argv,
       executor: cmd.executor, resources: cmd.resources, slurmBatch: cmd.slurmBatch,
       ...(workerLog === undefined ? {} : { workerLog }),

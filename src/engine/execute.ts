@@ -12,6 +12,7 @@
 import { mkdirSync, rmSync } from "node:fs"
 import * as path from "node:path"
 import { Effect } from "effect"
+import type { Instance } from "../pipeline/expand.ts"
 import type { PlannedInstance } from "./plan.ts"
 import { resolveRefs } from "../pipeline/refs.ts"
 import { digestFolder, makeTmpDir, placeInStore, scratchDir } from "../store/artifacts.ts"
@@ -31,7 +32,8 @@ export interface ExecuteContext {
   readonly runsDir: string
   readonly projectDir: string
   readonly pipelineDir: string
-  readonly backend: BackendName
+  /** Each instance's compute backend (the run's, or tensorflow for one asking for GPUs; backend.ts). */
+  readonly backendOf: (instance: Instance) => BackendName
   /** BLAS threads per instance (engine/threads.ts). */
   readonly threadsFor: (id: string) => number
   readonly emit: (e: RunEvent) => void
@@ -166,7 +168,7 @@ export const executeInstance = (ctx: ExecuteContext, p: PlannedInstance, slot: n
     const inputs = Object.fromEntries(Object.entries(instance.inputs).map(([name, id]) => [name, ctx.results.get(id)!]))
     const collected = Object.fromEntries(Object.entries(instance.collected).map(([name, ids]) => [name, ids.map((id) => ctx.results.get(id)!)]))
     const resolved = resolveRefs(instance.rawParams, instance.refs, (id) => ctx.results.get(id)?.summary)
-    const job = { id: instance.id, kind: instance.kind, rawParams: resolved.ok ? resolved.value : instance.rawParams, factors: instance.factors, inputs, collected, outDir: run.tmp, scratchDir: scratch, projectDir: ctx.projectDir, pipelineDir: ctx.pipelineDir, backend: ctx.backend, threads: ctx.threadsFor(instance.id) }
+    const job = { id: instance.id, kind: instance.kind, rawParams: resolved.ok ? resolved.value : instance.rawParams, factors: instance.factors, inputs, collected, outDir: run.tmp, scratchDir: scratch, projectDir: ctx.projectDir, pipelineDir: ctx.pipelineDir, backend: ctx.backendOf(instance), threads: ctx.threadsFor(instance.id) }
     // A param chosen upstream that its chooser did not record: fail this instance, never the run.
     const unresolved: { readonly type: "failed"; readonly error: WireError } | undefined = resolved.ok ? undefined : { type: "failed", error: { tag: "StageError", reason: "MissingInput", message: resolved.message } }
     const outcome = unresolved ?? (yield* ctx.pool

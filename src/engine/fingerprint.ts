@@ -11,7 +11,8 @@
  *                         fan-in input, [[factors, fingerprint], …] of every collected instance in matrix order
  *   ref.<param>           the fingerprint of the choosing instance a param's value comes from (`{ from: pick }`)
  *   file:<path>           sha256 of each user file the params name (path as written, relative to the pipeline)
- *   backend               the resolved compute backend's identity (native: with its OpenBLAS core)
+ *   backend               the resolved compute backend's identity (native: with its OpenBLAS core); the
+ *                         instance's own where it differs from the run's (one asking for GPUs: backend.ts)
  *   dep:<package>         peftlab's version and those of the packages of FINGERPRINTED_PACKAGES (packages.ts)
  *                         in the groups the kind names: tensors (tfjs), pretraining and task data
  *
@@ -60,6 +61,8 @@ export interface FingerprintContext {
   readonly pipelineDir: string
   /** `backendIdentity(name)`: the backend name, plus the OpenBLAS core for native. */
   readonly backend: string
+  /** An instance's own backend identity where it may differ from the run's (engine/backend.ts). */
+  readonly backendOf?: (instance: Instance) => string
   readonly deps: ReadonlyArray<Field>
   /** The code digest of a stage module (memoized per plan by the caller). */
   readonly codeOf: (moduleUrl: string) => ReadonlyArray<readonly [string, string]>
@@ -97,7 +100,7 @@ export const fingerprintFields = (instance: Instance, ctx: FingerprintContext): 
     if (!existsSync(abs)) throw new InputFileMissing({ instance: instance.id, file })
     fields.push([`file:${file}`, sha256File(abs)])
   }
-  fields.push(["backend", ctx.backend], ...depsFor(ctx.deps, def.packages))
+  fields.push(["backend", ctx.backendOf?.(instance) ?? ctx.backend], ...depsFor(ctx.deps, def.packages))
   return fields
 }
 

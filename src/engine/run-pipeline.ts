@@ -14,6 +14,7 @@ import { Effect, Exit } from "effect"
 import type { Pipeline } from "../pipeline/compile.ts"
 import { planPipeline } from "./plan.ts"
 import type { PlannedInstance } from "./plan.ts"
+import type { Instance } from "../pipeline/expand.ts"
 import type { EventSink } from "../ui/sink.ts"
 import { openDb } from "../store/db.ts"
 import { asResourceFault } from "../store/faults.ts"
@@ -35,6 +36,8 @@ export interface RunOptions {
   readonly runsDir: string
   readonly projectDir: string
   readonly backend: BackendName
+  /** An instance's own backend where it differs (one asking for GPUs gets tensorflow when it loads; backend.ts); default `backend`. */
+  readonly backendOf?: (instance: Instance) => BackendName
   readonly jobs: number
   readonly keepGoing: boolean
   readonly force: (id: string) => boolean
@@ -65,14 +68,19 @@ const openStore = (runsDir: string) =>
     (store) => Effect.sync(() => store.db.close()),
   )
 
-export const makePlan = (store: Store | undefined, options: Pick<RunOptions, "pipeline" | "projectDir" | "backend" | "force">): ReadonlyArray<PlannedInstance> =>
-  planPipeline(options.pipeline, {
-    context: { projectDir: options.projectDir, pipelineDir: options.pipeline.dir, backend: backendIdentity(options.backend), deps: dependencyFields(options.projectDir) },
+export const makePlan = (store: Store | undefined, options: Pick<RunOptions, "pipeline" | "projectDir" | "backend" | "backendOf" | "force">): ReadonlyArray<PlannedInstance> => {
+  const own = options.backendOf
+  return planPipeline(options.pipeline, {
+    context: {
+      projectDir: options.projectDir, pipelineDir: options.pipeline.dir, backend: backendIdentity(options.backend), deps: dependencyFields(options.projectDir),
+      backendOf: own && ((i: Instance) => backendIdentity(own(i))),
+    },
     lookup: (fps) => store?.cacheLookupMany(fps) ?? new Map(),
     lastGoodFields: (id) => store?.lastGoodFields(id),
     force: options.force,
     missReason: (fp) => store?.damaged.get(fp),
   })
+}
 
 const environment = (options: RunOptions) => ({ node: process.version, platform: process.platform, cpus: os.cpus().length, backend: backendIdentity(options.backend), argv: options.argv })
 
@@ -139,7 +147,7 @@ export const runPipeline = (options: RunOptions): Effect.Effect<RunResult> =>
         instances: plan.map((p) => ({ id: p.instance.id, stage: p.instance.stage, kind: p.instance.kind, factors: p.instance.factors, plan: p.cached ? "cached" : "pending", ...(p.reason ? { reason: p.reason } : {}) })),
       })
       const threadsFor = blasThreads(plan, options.jobs, os.cpus().length)
-      const ctx = { store, pool, runId, runsDir: options.runsDir, projectDir: options.projectDir, pipelineDir: pipeline.dir, backend: options.backend, threadsFor, emit }
+      const ctx = { store, pool, runId, runsDir: options.runsDir, projectDir: options.projectDir, pipelineDir: pipeline.dir, backendOf: options.backendOf ?? (() => options.backend), threadsFor, emit }
       const exit = yield* Effect.exit(restore(schedule(ctx, plan, { jobs: pool.slots, keepGoing: options.keepGoing, force: options.force, counts })))
       const status: RunStatus = Exit.isSuccess(exit) ? (counts.failed > 0 ? "failed" : "succeeded") : "interrupted"
       emit({ type: "run-finished", at: Date.now(), runId, status, durationMs: Date.now() - started, counts })

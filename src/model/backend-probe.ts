@@ -27,7 +27,7 @@ const resolvable = (pkg: string): boolean => {
 }
 
 /** The guarded import: a missing or half-installed tfjs-node-gpu (no native binding) throws here. */
-const tensorflowLoads = async (): Promise<boolean> => {
+export const tensorflowLoads = async (): Promise<boolean> => {
   if (!resolvable("@tensorflow/tfjs-node-gpu")) return false
   try {
     const { loadTensorflow } = await import("./backend.ts")

@@ -16,7 +16,7 @@ describe("cli arguments", () => {
     [["compare", "--frmat", "md"], 'unknown option --frmat (did you mean "format"?)'],
     [["stauts", "p.yaml"], 'unknown command "stauts" (did you mean "status"?)'],
     // Flags are per command: another command's flag is an error naming what this one takes.
-    [["status", "p.yaml", "--jobs", "2"], "status does not take --jobs (it takes --json, --backend, --runs-dir)"],
+    [["status", "p.yaml", "--jobs", "2"], "status does not take --jobs (it takes --json, --backend, --runs-dir, --resources)"],
     [["status", "p.yaml", "-j2"], "status does not take -j"],
     [["why", "p.yaml", "x", "--force", "x"], "why does not take --force"],
     [["compare", "--out", "x.svg"], "compare does not take --out"],
