@@ -12,8 +12,9 @@
  * Slurm's own state comes from one bulk `squeue` per interval for all of the run's jobs: it is
  * used for pending/running (shown on the dashboard), and for a job that ended without writing
  * an exit file (cancelled, timed out, node lost, refused at launch): the stage fails with Slurm's
- * state, reason and exit code. A job that COMPLETED without an exit file is given `exitGraceMs`
- * (NFS attribute caching) before it is declared lost.
+ * state, reason and exit code. Jobs are submitted with `--no-requeue`, so Slurm never starts a
+ * batch a second time behind the coordinator's back. A job that COMPLETED without an exit file
+ * is given `exitGraceMs` (NFS attribute caching) before it is declared lost.
  *
  * Job names are `peftlab.<runs dir tag>.<run id>.<fingerprint>[+n]`: a coordinator starting on
  * a runs directory cancels the jobs of its dead predecessors (and waits until they are gone)
@@ -204,7 +205,12 @@ export class SlurmExecutor implements Executor {
     const script = path.join(dir, "job.sh")
     writeFileSync(script, `#!/bin/sh\nexec ${[process.execPath, "--import", tsx, worker, this.options.registryModule, dir].map(shellQuote).join(" ")}\n`, { mode: 0o755 })
     const name = jobName(this.tag, this.options.runId, members.map((m) => m.meta.fingerprint))
-    const args = ["--parsable", `--job-name=${name}`, `--output=${path.join(dir, "slurm.out")}`, `--chdir=${projectRoot()}`, "--export=ALL", ...sbatchFlags(members[0]!.resources), script]
+    // --no-requeue: Slurm would otherwise requeue a job whose node failed (JobRequeue=1, the
+    // default) and start it again after a 120 s hold, its worker rerunning the whole batch —
+    // instances that already reported, into folders the coordinator has committed or removed.
+    // Retries belong to the coordinator: the instance fails with NODE_FAIL and its reason, and a
+    // rerun resumes it from its checkpoint.
+    const args = ["--parsable", "--no-requeue", `--job-name=${name}`, `--output=${path.join(dir, "slurm.out")}`, `--chdir=${projectRoot()}`, "--export=ALL", ...sbatchFlags(members[0]!.resources), script]
     void command("sbatch", args).then((r) => {
       if (r.code !== 0) {
         // Refused at submission (more CPUs or memory than any node has, unknown partition…):

@@ -45,6 +45,56 @@ const jobOf = (c: Cli, id: string, state: string): string => {
   return m[1]!
 }
 
+const TRAIN = "train[method=lora]"
+
+/** Resolves with the train's Slurm job id once it reported step ≥ `step` (a `--json` run). */
+const trainJobAt = (c: Cli, step: number): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const check = () => {
+      let jobId: string | undefined
+      const text = c.output()
+      for (const line of text.slice(0, text.lastIndexOf("\n") + 1).split("\n")) {
+        if (!line.startsWith("{")) continue
+        const e = JSON.parse(line) as { type: string; id?: string; jobId?: string; step?: number }
+        if (e.type === "stage-slurm" && e.id === TRAIN) jobId = e.jobId
+        if (e.type === "stage-progress" && e.id === TRAIN && (e.step ?? 0) >= step && jobId !== undefined) {
+          c.stdout?.off("data", check)
+          return resolve(jobId)
+        }
+      }
+    }
+    c.stdout?.on("data", check)
+    c.once("exit", () => reject(new Error(`exited before train step ${step}:\n${c.output()}`)))
+  })
+
+/** The step of the checkpoint the train said it resumed from, once it finished (NaN when it did not). */
+const resumedAt = (out: string): number => Number(/resumed from the checkpoint at step (\d+)/.exec(out)?.[1] ?? NaN)
+
+/** The step a `--json` run's train started from (its first progress reports that step + 1). */
+const startedAt = (out: string): number => {
+  const first = out.split("\n").find((l) => l.startsWith(`{"type":"stage-progress"`) && l.includes(`"id":"${TRAIN}"`))
+  return first === undefined ? NaN : (JSON.parse(first) as { step: number }).step - 1
+}
+
+/** The processes of a running job on this (single) node. */
+const jobPids = (job: string): Array<number> =>
+  execFileSync("scontrol", ["listpids", job], { encoding: "utf8" }).split("\n").slice(1).map((l) => Number(l.trim().split(/\s+/)[0])).filter((n) => Number.isInteger(n) && n > 0)
+
+/**
+ * Returns a node set DOWN to service and waits until it takes jobs. With ReturnToService=2
+ * (scripts/slurm-up.sh) a responding slurmd brings it back by itself within milliseconds; then
+ * RESUME is refused ("Invalid node state specified"), which is fine.
+ */
+const nodeBack = async (node: string): Promise<void> => {
+  spawnSync("scontrol", ["update", `NodeName=${node}`, "State=RESUME"], { encoding: "utf8" })
+  for (let i = 0; i < 300; i++) {
+    const state = spawnSync("sinfo", ["-h", "-n", node, "-o", "%t"], { encoding: "utf8" }).stdout.trim()
+    if (/^(idle|mix|alloc)/.test(state)) return
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`node ${node} did not come back (sinfo: ${spawnSync("sinfo", ["-h", "-N"], { encoding: "utf8" }).stdout.trim()})`)
+}
+
 describe("--executor slurm (real local Slurm)", () => {
   it("fake pipeline: 41 instances in 3 jobs, same artifact digests as --executor local", async () => {
     const dir = tempDir()
@@ -67,13 +117,14 @@ stages:
     expect(Object.keys(digests(path.join(dir, "local")))).toHaveLength(41)
   })
 
-  it("a failing stage: exit 1 with the same error as locally; refused resources fail cleanly with Slurm's message", async () => {
+  it("a failing stage: exit 1 with the same error as locally; refused resources (CPUs, GPUs the cluster lacks) fail cleanly with Slurm's message", async () => {
     const dir = tempDir()
     const file = writePipeline(dir, "fail.yaml", `name: fail
 stages:
   src: { kind: fake-source }
   bad: { kind: fake-step, needs: { source: src }, params: { fail: true } }
   huge: { kind: fake-source, params: { value: 2 }, resources: { cpus: 64 } }
+  gpu: { kind: fake-source, params: { value: 3 }, resources: { gpus: 1 } }
 `)
     const slurm = await run(["run", file, "--runs-dir", path.join(dir, "slurm"), "--plain", "--keep-going", "--executor", "slurm"])
     const local = await run(["run", file, "--runs-dir", path.join(dir, "local"), "--plain", "--keep-going"])
@@ -82,6 +133,10 @@ stages:
     expect(failed(slurm.out, "bad")).toBe("FAILED    bad: Failed: bad failed on demand")
     expect(failed(slurm.out, "bad")).toBe(failed(local.out, "bad"))
     expect(failed(slurm.out, "huge")).toBe("FAILED    huge: Refused: Slurm refused the job: Batch job submission failed: More processors requested than permitted")
+    // This cluster has no gres configured: --gres=gpu:1 is refused at sbatch time. The stage would
+    // have run on tensorflow had tfjs-node-gpu loaded; here it says so and stays on the run's backend.
+    expect(failed(slurm.out, "gpu")).toBe("FAILED    gpu: Refused: Slurm refused the job: Invalid generic resource (gres) specification")
+    expect(slurm.out).toMatch(/peftlab: gpu asks for GPUs, but @tensorflow\/tfjs-node-gpu does not load here: it runs on \w+, like the rest of the run/)
     expect(liveJobs(path.join(dir, "slurm"))).toEqual([])
   })
 
@@ -132,7 +187,7 @@ stages:
     db.close()
   })
 
-  it("real stages: scancel of a running train, then a rerun resumes from its checkpoint; every artifact is bit-identical to --executor local", async () => {
+  it("real stages: a train scancelled, then timed out; each rerun resumes from its checkpoint; every artifact is bit-identical to --executor local", async () => {
     const dir = tempDir()
     // Small own data so the stages take seconds: the README as corpus, 60 labelled lines.
     copyFileSync(path.join(ROOT, "README.md"), path.join(dir, "corpus.txt"))
@@ -151,37 +206,66 @@ stages:
     foreach: [method]
     needs: { model: base, adapter: adapter }
     params: { data: data.jsonl, steps: 200, batch_size: 4, warmup: 3, seed: 1, checkpoint_every: 5 }
+    resources: { time: 10m }
 `)
     const runs = path.join(dir, "slurm")
+    // 1. scancel once the train has passed a checkpoint (step 5) and reported step 20.
     const first = spawnCli(["run", file, "--runs-dir", runs, "--json", "--executor", "slurm"])
-    // Cancel once the train has passed a checkpoint (step 5) and reported step 20.
-    const job = await new Promise<string>((resolve, reject) => {
-      let jobId: string | undefined
-      const check = () => {
-        for (const line of first.output().split("\n")) {
-          if (!line.startsWith("{")) continue
-          const e = JSON.parse(line) as { type: string; id?: string; jobId?: string; step?: number }
-          if (e.type === "stage-slurm" && e.id === "train[method=lora]") jobId = e.jobId
-          if (e.type === "stage-progress" && e.id === "train[method=lora]" && (e.step ?? 0) >= 20 && jobId !== undefined) return resolve(jobId)
-        }
-      }
-      first.stdout?.on("data", check)
-      first.once("exit", () => reject(new Error(`exited before train step 20:\n${first.output()}`)))
-    })
-    execFileSync("scancel", [job])
+    const cancelled = await trainJobAt(first, 20)
+    execFileSync("scancel", [cancelled])
     expect(await first.exited).toBe(1)
-    expect(first.output()).toMatch(new RegExp(`"stage-failed".*"train\\[method=lora\\]".*"reason":"CANCELLED","message":"Slurm job ${job} CANCELLED`))
+    expect(first.output()).toMatch(new RegExp(`"stage-failed".*"train\\[method=lora\\]".*"reason":"CANCELLED","message":"Slurm job ${cancelled} CANCELLED`))
     expect(existsSync(path.join(runs, "store"))).toBe(true)
-    const rerun = await run(["run", file, "--runs-dir", runs, "--plain", "--executor", "slurm"])
-    expect(rerun.code, rerun.out).toBe(0)
-    const resumed = /log   train\[method=lora\]: resumed from the checkpoint at step (\d+)/.exec(rerun.out)
-    expect(resumed, rerun.out).not.toBeNull()
-    expect(Number(resumed![1])).toBeGreaterThanOrEqual(5)
-    expect(Number(resumed![1])).toBeLessThan(200)
+    // 2. The rerun resumes, then runs past its time limit. slurmctld checks limits every 30 s and
+    // the smallest --time is 1 minute: the job (10 minutes, from the YAML) gets its end moved to
+    // now + 1 s, and its processes are stopped meanwhile so the train is still mid-run when the
+    // check comes (Slurm continues them to deliver its SIGTERM).
+    const second = spawnCli(["run", file, "--runs-dir", runs, "--json", "--executor", "slurm"])
+    const timed = await trainJobAt(second, 40)
+    expect(execFileSync("scontrol", ["-o", "show", "job", timed], { encoding: "utf8" })).toMatch(/ TimeLimit=00:10:00 /)
+    for (const pid of jobPids(timed)) process.kill(pid, "SIGSTOP")
+    execFileSync("scontrol", ["update", `JobId=${timed}`, "EndTime=now+1"])
+    expect(await second.exited).toBe(1)
+    expect(second.output()).toMatch(new RegExp(`"stage-failed".*"train\\[method=lora\\]".*"reason":"TIMEOUT","message":"Slurm job ${timed} TIMEOUT \\(TimeLimit\\), exit code \\d+:\\d+ on \\S+`))
+    const resumedFirst = startedAt(second.output())
+    expect(resumedFirst).toBeGreaterThanOrEqual(5)
+    // 3. The next rerun resumes from a checkpoint written before the time limit, and finishes.
+    const third = await run(["run", file, "--runs-dir", runs, "--plain", "--executor", "slurm"])
+    expect(third.code, third.out).toBe(0)
+    expect(resumedAt(third.out)).toBeGreaterThan(resumedFirst)
+    expect(resumedAt(third.out)).toBeLessThan(200)
     const local = await run(["run", file, "--runs-dir", path.join(dir, "local"), "--plain"])
     expect(local.code).toBe(0)
     const want = digests(path.join(dir, "local"))
     expect(Object.keys(want)).toHaveLength(4)
     expect(digests(runs)).toEqual(want)
-  }, 180_000)
+  }, 240_000)
+
+  it("node lost while a job runs: the stage fails with NODE_FAIL and Slurm's reason, the job is not requeued, and the cluster runs the rerun", async () => {
+    const dir = tempDir()
+    const hold = path.join(dir, "hold")
+    writeFileSync(hold, "")
+    const file = writePipeline(dir, "node.yaml", `name: node
+stages:
+  slow: { kind: fake-source, params: { holdWhileExists: "${hold}" } }
+`)
+    const runs = path.join(dir, "runs")
+    const c = spawnCli(["run", file, "--runs-dir", runs, "--plain", "--executor", "slurm"])
+    await waitForOutput(c, "RUNNING on")
+    const job = jobOf(c, "slow", "RUNNING")
+    const node = /: job \d+ RUNNING on (\S+)/.exec(c.output())![1]!
+    try {
+      execFileSync("scontrol", ["update", `NodeName=${node}`, "State=DOWN", "Reason=peftlab-test"])
+      expect(await c.exited).toBe(1)
+    } finally {
+      await nodeBack(node)
+    }
+    expect(c.output()).toMatch(new RegExp(`FAILED    slow: NODE_FAIL: Slurm job ${job} NODE_FAIL \\(NodeDown\\), exit code \\d+:\\d+ on ${node}`))
+    // --no-requeue: Slurm's default would requeue it (PENDING, BeginTime) and start the batch again.
+    expect(execFileSync("scontrol", ["-o", "show", "job", job], { encoding: "utf8" })).toMatch(/JobState=NODE_FAIL .*Restarts=0 /)
+    expect(liveJobs(runs)).toEqual([])
+    rmSync(hold)
+    const rerun = await run(["run", file, "--runs-dir", runs, "--plain", "--executor", "slurm"])
+    expect(rerun.code, rerun.out).toBe(0)
+  })
 })
