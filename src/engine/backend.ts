@@ -14,7 +14,7 @@
  * (initBackend) instead of computing on another backend under a tensorflow fingerprint.
  */
 import type { Instance } from "../pipeline/expand.ts"
-import type { Resources } from "./executors/resources.ts"
+import type { Resources } from "../pipeline/resources.ts"
 import type { BackendRequest } from "../model/backend-probe.ts"
 import { resolveBackend, tensorflowLoads } from "../model/backend-probe.ts"
 import type { BackendName } from "../contracts/stage.ts"

@@ -2,13 +2,14 @@
  * What a stage instance asks of a cluster: `resources: { cpus, mem, time, gpus, partition }` in
  * a stage of the pipeline YAML, over the CLI's defaults. Validated with the pipeline (exit 2,
  * file:line:col); turned into `sbatch` flags only by the Slurm executor
- * (src/engine/executors/resources.ts). They are not part of the fingerprint: where a stage ran
- * does not change what it computes.
+ * (src/engine/executors/resources.ts). They are not part of the fingerprint — where a stage ran
+ * does not change what it computes — except through the backend: an instance asking for GPUs
+ * prefers tensorflow (src/engine/backend.ts), and the backend is.
  *
  * - cpus: a positive integer (`-c`)
  * - mem: a positive integer with an optional K/M/G/T suffix, Slurm's `--mem` (`4G`, `500M`)
  * - time: `30m`, `2h`, `1h30m`, `90s`, `1d`, or Slurm's own `MM`, `MM:SS`, `HH:MM:SS`, `D-HH[:MM[:SS]]`
- * - gpus: a non-negative integer (`--gres=gpu:N`); the worker then prefers the tensorflow backend
+ * - gpus: a non-negative integer (`--gres=gpu:N`); N ≥ 1 makes the instance prefer the tensorflow backend
  * - partition: a partition name (`-p`)
  */
 import { Schema } from "effect"
