@@ -8,7 +8,7 @@
  *   - "labels": the label-restricted loss, every label packed after the prompt (native: the
  *     masked softmax in C; elsewhere the tfjs attention path).
  * Each is a whole Trainer step (forward, backward, AdamW). Rounds interleave the three; medians.
- *   npx tsx bench/finetune-loss.ts [backend=native] [rounds=5] [steps=8]
+ *   npx tsx bench/finetune-loss.ts [backend=native] [rounds=5] [steps=8] [batch=8]
  */
 import * as tf from "@tensorflow/tfjs"
 import { countWords, trainBpe } from "../src/model/bpe-train.ts"
@@ -25,7 +25,8 @@ import { resolveSettings } from "../src/adapters/settings.ts"
 import { Trainer } from "../src/adapters/trainer.ts"
 import type { BackendName } from "../src/contracts/stage.ts"
 
-const [backend = "native", roundsArg = "5", stepsArg = "8"] = process.argv.slice(2)
+const [backend = "native", roundsArg = "5", stepsArg = "8", batchArg = "8"] = process.argv.slice(2)
+const B = Number(batchArg)
 await initBackend(backend as BackendName)
 const counts = new Map<string, number>()
 for (const d of (await sotuDocuments()).slice(-40)) countWords(d.text, counts)
@@ -35,8 +36,8 @@ const task = await loadTask("spam-assassin", { splitSeed: 0, valFraction: 0.1, t
 const lora = getMethod("lora")
 const adapter = Adapter.create(lora, model.config, resolveSettings(lora, { targets: ["q", "k", "v", "o", "mlp_up", "mlp_down"], seed: 0 }))
 const trainer = new Trainer(model, adapter, { weightDecay: 0.01, gradClip: 1, seed: 0 })
-const completion = new CompletionBatches(task.train, tok, 128, { batchSize: 8, seed: 0 })
-const labels = new CompletionBatches(task.train, tok, 128, { batchSize: 8, seed: 0, loss: "labels", labels: task.labels })
+const completion = new CompletionBatches(task.train, tok, 128, { batchSize: B, seed: 0 })
+const labels = new CompletionBatches(task.train, tok, 128, { batchSize: B, seed: 0, loss: "labels", labels: task.labels })
 
 /** The old step: the same Trainer work, but the loss runs the head on every position. */
 class HeadEverywhere extends Trainer {
@@ -75,6 +76,6 @@ for (let round = 0; round < Number(roundsArg); round++) {
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN
 const base = median(times["head everywhere"]!)
-console.log(`backend ${backend}, LoRA r=8 on all six projections, batch 8 × ≤128 tokens, ${roundsArg} rounds × ${stepsArg} steps (median ms/step):`)
+console.log(`backend ${backend}, LoRA r=8 on all six projections, batch ${B} × ≤128 tokens, ${roundsArg} rounds × ${stepsArg} steps (median ms/step):`)
 for (const [name, xs] of Object.entries(times)) console.log(`  ${name.padEnd(16)} ${median(xs).toFixed(1).padStart(7)} ms  (${(median(xs) / base).toFixed(2)}× head everywhere)`)
 console.log(`tensors: ${tf.memory().numTensors - before} left over`)
