@@ -1,22 +1,11 @@
 /** Messages between the scheduler (parent) and a worker process, over Node IPC (JSON). */
-import type { BackendName, InputArtifact } from "../contracts/stage.ts"
-import type { FactorValue } from "../contracts/events.ts"
+import type { StageContext } from "../contracts/stage.ts"
 
-export interface Job {
-  readonly id: string
+/** What a worker needs to build the instance's StageContext: its fields, params still raw. */
+export type Job = Pick<StageContext<unknown>, "id" | "factors" | "inputs" | "collected" | "outDir" | "scratchDir" | "projectDir" | "pipelineDir" | "backend" | "threads"> & {
   readonly kind: string
   /** Params before decoding (values chosen upstream already in place): the worker decodes them with the kind's schema. */
   readonly rawParams: unknown
-  readonly factors: Readonly<Record<string, FactorValue>>
-  readonly inputs: Readonly<Record<string, InputArtifact>>
-  readonly collected: Readonly<Record<string, ReadonlyArray<InputArtifact>>>
-  readonly outDir: string
-  readonly scratchDir: string
-  readonly projectDir: string
-  readonly pipelineDir: string
-  readonly backend: BackendName
-  /** BLAS threads for this stage (native backend; engine/threads.ts). */
-  readonly threads: number
 }
 
 export type ToWorker = { readonly type: "run"; readonly job: Job } | { readonly type: "interrupt" }
