@@ -13,7 +13,8 @@ import { Tokenizer } from "../src/model/tokenizer.ts"
 import { loadTask } from "../src/model/datasets/task.ts"
 import { sotuDocuments } from "../src/model/datasets/pretrain-text.ts"
 import { encodeExample } from "../src/model/completion-batches.ts"
-import { packCompletions, scorePacked, scoreSequences } from "../src/adapters/evaluate.ts"
+import { scorePacked, scoreSequences } from "../src/adapters/evaluate.ts"
+import { packCompletions } from "../src/model/packing.ts"
 import type { BackendName } from "../src/contracts/stage.ts"
 
 const [backend = "wasm", nArg = "400", repArg = "3"] = process.argv.slice(2)

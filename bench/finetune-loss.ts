@@ -23,6 +23,7 @@ import { Adapter } from "../src/adapters/adapter.ts"
 import { getMethod } from "../src/adapters/index.ts"
 import { resolveSettings } from "../src/adapters/settings.ts"
 import { Trainer } from "../src/adapters/trainer.ts"
+import { clipByGlobalNorm } from "../src/model/clip.ts"
 import type { BackendName } from "../src/contracts/stage.ts"
 
 const [backend = "native", roundsArg = "5", stepsArg = "8", batchArg = "8"] = process.argv.slice(2)
@@ -39,7 +40,7 @@ const trainer = new Trainer(model, adapter, { weightDecay: 0.01, gradClip: 1, se
 const completion = new CompletionBatches(task.train, tok, 128, { batchSize: B, seed: 0 })
 const labels = new CompletionBatches(task.train, tok, 128, { batchSize: B, seed: 0, loss: "labels", labels: task.labels })
 
-/** The old step: the same Trainer work, but the loss runs the head on every position. */
+/** The old step: Trainer.step (LoRA has no gradient transform nor post-step rule) with the loss running the head on every position. */
 class HeadEverywhere extends Trainer {
   override step(batch: TrainBatch, lr: number, step: number) {
     if (isLabelBatch(batch)) throw new Error("completion batches only")
@@ -48,9 +49,10 @@ class HeadEverywhere extends Trainer {
     const { value, grads } = tf.variableGrads(() => maskedCrossEntropy(forward(this.model, b.idx, hook), b.targets, b.mask), this.adapter.trainableVars())
     const loss = value.dataSync()[0] ?? NaN
     value.dispose()
-    this.optimizer.step(new Map(Object.entries(grads)), lr)
-    Object.values(grads).forEach((g) => g.dispose())
-    return { loss, gradNorm: NaN }
+    const clipped = clipByGlobalNorm(new Map(Object.entries(grads)), this.opts.gradClip) // as Trainer.step
+    this.optimizer.step(clipped.grads, lr)
+    clipped.grads.forEach((g) => g.dispose())
+    return { loss, gradNorm: clipped.norm }
   }
 }
 const old = new HeadEverywhere(model, adapter, { weightDecay: 0.01, gradClip: 1, seed: 0 })

@@ -16,8 +16,6 @@ import { packedLogProbs } from "../model/losses.ts"
 import { collate, encodeExample, type Encoded, type Encoder, type Example } from "../model/completion-batches.ts"
 import { collatePacked, disposePacked, packCompletions, type PackedRow } from "../model/packing.ts"
 
-export { packCompletions, type PackedRow } from "../model/packing.ts"
-
 export interface EvalResult {
   readonly n: number
   /** Mean NLL per completion token of the true completions. */

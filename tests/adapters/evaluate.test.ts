@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { classification, confusionMetrics, evaluate, majorityAccuracy, packCompletions, scorePacked, scoreSequences } from "../../src/adapters/evaluate.ts"
+import { classification, confusionMetrics, evaluate, majorityAccuracy, scorePacked, scoreSequences } from "../../src/adapters/evaluate.ts"
+import { packCompletions } from "../../src/model/packing.ts"
 import { encodeExample, type Encoder } from "../../src/model/completion-batches.ts"
 import { disposeGPT, forward, type GPT } from "../../src/model/gpt.ts"
 import { makeModel, setupBackend } from "./fixtures.ts"
