@@ -118,7 +118,10 @@ export class Adapter implements AdapterHandle {
   hook(mode: RunMode = { training: false, dropoutSeed: 0 }, model?: GPT): ProjectionHook {
     return (x, layer, proj) => {
       const t = this.target(layer, proj)
-      return t === undefined ? null : this.method.forward(this.view(t, model), x, this.settings, mode)
+      if (t === undefined) return null
+      const v = this.view(t, model)
+      const weight = this.method.weightForward?.(v, this.settings, mode) ?? null
+      return weight !== null ? { weight } : this.method.forward(v, x, this.settings, mode)
     }
   }
 

@@ -33,8 +33,11 @@ export const adapterInput = (v: LayerView, x: tf.Tensor2D, s: AdapterSettings, m
 
 const forwardLoRA = (v: LayerView, x: tf.Tensor2D, s: AdapterSettings, mode: RunMode): tf.Tensor2D => {
   const xin = adapterInput(v, x, s, mode)
-  const down = matmul(xin, v.get("lora_A") as tf.Tensor2D) // (N, r)
-  return tf.mul(matmul(down, v.get("lora_B") as tf.Tensor2D), loraScaling(s)) // (N, d_out)
+  // s scales the (N, r) product, not the (N, d_out) one: r/d_out of the elementwise work, both
+  // ways (the (N, d_out) scale and its gradient were ~5 % of a step). With s a power of two (the
+  // default α/r = 2) the result is bit for bit the same: scaling by 2ᵏ commutes with rounding.
+  const down = tf.mul(matmul(xin, v.get("lora_A") as tf.Tensor2D), loraScaling(s)) // s·(N, r)
+  return matmul(down as tf.Tensor2D, v.get("lora_B") as tf.Tensor2D) // (N, d_out)
 }
 
 const deltaLoRA = (v: LayerView, s: AdapterSettings): tf.Tensor2D =>

@@ -84,6 +84,14 @@ export interface Method extends MethodSpec {
   forward(v: LayerView, x: tf.Tensor2D, s: AdapterSettings, mode: RunMode): tf.Tensor2D
   /** ΔW (d_in, d_out): the one function used by merge, unmerge and the tests. */
   delta(v: LayerView, s: AdapterSettings): tf.Tensor2D
+  /**
+   * Where forward(x) = x·ΔW exactly in this mode (no dropout, nothing input-dependent): ΔW
+   * (d_in, d_out), which the model folds into W before its own product — y = x·(W + ΔW) + b,
+   * one product of the layer's size instead of the adapter's. Worth it when the adapter's
+   * products are wider than the layer (VeRA). Not inside tf.tidy: its gradients are taken.
+   * null (or absent): the model runs `forward`.
+   */
+  weightForward?(v: LayerView, s: AdapterSettings, mode: RunMode): tf.Tensor2D | null
   readonly training?: TrainingRule
 }
 

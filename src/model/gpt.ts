@@ -57,10 +57,16 @@ export interface GPT {
 }
 
 /**
- * An adapter's contribution to one projection: y = x·W + b + hook(x, layer, proj).
- * x is (N, d_in) with N = B·T; the result is (N, d_out). Return null to leave it alone.
+ * An adapter's contribution to one projection, for x (N, d_in) with N = B·T: an output term
+ * ΔY (N, d_out), y = x·W + b + ΔY; or a weight term ΔW (d_in, d_out) folded into the kernel
+ * before the product, y = x·(W + ΔW) + b — the same function and gradients in exact
+ * arithmetic, but one product of the layer's own size instead of the adapter's (VeRA's r = 256
+ * on a 128-wide layer: its two products per projection cost more than W's).
  */
-export type ProjectionHook = (x: tf.Tensor2D, layer: number, proj: ProjName) => tf.Tensor2D | null
+export type ProjectionDelta = tf.Tensor2D | { readonly weight: tf.Tensor2D }
+
+/** The adapter's delta for (layer, proj), or null to leave the projection alone. */
+export type ProjectionHook = (x: tf.Tensor2D, layer: number, proj: ProjName) => ProjectionDelta | null
 
 // ---------------------------------------------------------------------------------------------
 // Parameters
@@ -161,8 +167,11 @@ interface ForwardContext {
 
 /** x (N, d_in) → (N, d_out): the frozen-or-trained base projection plus any adapter delta. */
 const linear = (ctx: ForwardContext, x: tf.Tensor2D, layer: number, proj: ProjName): tf.Tensor2D => {
-  const base = dense(x, param(ctx.model, kernelName(layer, proj)) as tf.Tensor2D, param(ctx.model, biasName(layer, proj)) as tf.Tensor1D)
+  const W = param(ctx.model, kernelName(layer, proj)) as tf.Tensor2D
+  const b = param(ctx.model, biasName(layer, proj)) as tf.Tensor1D
   const delta = ctx.hook?.(x, layer, proj) ?? null
+  if (delta !== null && !(delta instanceof tf.Tensor)) return dense(x, tf.add(W, delta.weight) as tf.Tensor2D, b) // x·(W + ΔW) + b
+  const base = dense(x, W, b)
   return (delta === null ? base : tf.add(base, delta)) as tf.Tensor2D
 }
 
