@@ -5,7 +5,7 @@ import { Effect } from "effect"
 import { StageError } from "../../src/contracts/stage.ts"
 import type { StageContext, StageOutput } from "../../src/contracts/stage.ts"
 import { chosenKey } from "../../src/pipeline/refs.ts"
-import { choose, describeChoice } from "../../src/report/select.ts"
+import { bestScore, choose, describeChoice, oneStandardError } from "../../src/report/select.ts"
 import type { SelectParams } from "./params.ts"
 
 export const SELECT_FILE = "select.json"
@@ -21,7 +21,17 @@ export const runSelect = (ctx: StageContext<SelectParams>): Effect.Effect<StageO
       const v = r.summary[ctx.params.metric]
       return { id: r.id, over: Object.fromEntries(axes.map((a) => [a, r.factors[a]!])), score: typeof v === "number" ? v : undefined }
     })
-    const choice = choose(ctx.params.metric, ctx.params.goal, axes, candidates)
+    let tolerance = 0
+    if (ctx.params.within === "1se") {
+      const best = bestScore(ctx.params.goal, candidates)
+      const at = candidates.find((c) => c.score === best)
+      const n = at === undefined ? undefined : runs.find((r) => r.id === at.id)?.summary.examples
+      const se = best === undefined || typeof n !== "number" ? undefined : oneStandardError(best, n)
+      if (best !== undefined && se === undefined)
+        return Effect.fail(new StageError({ reason: "InvalidData", message: `within: 1se needs a proportion: ${at?.id} reports ${ctx.params.metric} = ${best} and examples = ${String(n)} (expected a value in [0, 1] over a whole number of examples); give within a number instead` }))
+      tolerance = se ?? 0
+    } else tolerance = ctx.params.within
+    const choice = choose(ctx.params.metric, ctx.params.goal, axes, candidates, tolerance, ctx.params.within === "1se" ? "1 SE" : "")
     if (choice === undefined)
       return Effect.fail(new StageError({ reason: "MissingInput", message: `no collected instance reports a number "${ctx.params.metric}" (${runs.map((r) => r.id).join(", ")})` }))
     const reason = describeChoice(choice)
@@ -34,6 +44,7 @@ export const runSelect = (ctx: StageContext<SelectParams>): Effect.Effect<StageO
         score: choice.chosen.score ?? Number.NaN,
         candidates: candidates.length,
         tied: choice.tied,
+        tolerance: choice.tolerance,
         reason,
       },
     })
