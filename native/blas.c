@@ -579,6 +579,25 @@ static napi_value binary(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* restrict: check_regions proved the outputs overlap nothing, and the inputs are only read. With
+   it (and -fno-math-errno, binding.gyp) the loop is vectorized: 0.55 ms instead of 1.55 ms for
+   full fine-tuning's 544k elements. SIMD ÷ and √ are exactly rounded too: the same bits. */
+static void adamw_loop(const float* restrict P, const float* restrict M, const float* restrict V, const float* restrict G, float* restrict Po,
+                       float* restrict Mo, float* restrict Vo, int64_t n, bool decayOn, float decay, float b1, float c1, float b2, float c2,
+                       float bc1, float bc2, float eps, float lr) {
+  for (int64_t i = 0; i < n; i++) {
+    float p = P[i];
+    if (decayOn) p = p - p * decay;
+    const float g = G[i];
+    const float m = M[i] * b1 + g * c1;
+    const float v = V[i] * b2 + (g * g) * c2;
+    const float denom = sqrtf(v / bc2) + eps;
+    Po[i] = p - ((m / bc1) / denom) * lr;
+    Mo[i] = m;
+    Vo[i] = v;
+  }
+}
+
 /*
  * One AdamW slot (src/model/adamw.ts), the same float32 operations in the same order as its
  * tfjs code, each rounded to float32 (no fused multiply-add), so the bits are wasm's:
@@ -606,22 +625,8 @@ static napi_value adamw(napi_env env, napi_callback_info info) {
   Region r[] = {{"p", a[0], n, 0}, {"m", a[1], n, 0}, {"v", a[2], n, 0}, {"g", a[3], n, 0}, {"pOut", a[4], n, 1}, {"mOut", a[5], n, 1}, {"vOut", a[6], n, 1}};
   float* heap = check_regions(env, "adamw", argv[0], r, 7);
   if (heap == NULL) return NULL;
-  const float *P = heap + a[0] / 4, *M = heap + a[1] / 4, *V = heap + a[2] / 4, *G = heap + a[3] / 4;
-  float *Po = heap + a[4] / 4, *Mo = heap + a[5] / 4, *Vo = heap + a[6] / 4;
-  const bool decayOn = a[8] != 0;
-  const float decay = (float)d[0], b1 = (float)d[1], c1 = (float)d[2], b2 = (float)d[3], c2 = (float)d[4], bc1 = (float)d[5], bc2 = (float)d[6],
-              eps = (float)d[7], lr = (float)d[8];
-  for (int64_t i = 0; i < n; i++) {
-    float p = P[i];
-    if (decayOn) p = p - p * decay;
-    const float g = G[i];
-    const float m = M[i] * b1 + g * c1;
-    const float v = V[i] * b2 + (g * g) * c2;
-    const float denom = sqrtf(v / bc2) + eps;
-    Po[i] = p - ((m / bc1) / denom) * lr;
-    Mo[i] = m;
-    Vo[i] = v;
-  }
+  adamw_loop(heap + a[0] / 4, heap + a[1] / 4, heap + a[2] / 4, heap + a[3] / 4, heap + a[4] / 4, heap + a[5] / 4, heap + a[6] / 4, n, a[8] != 0,
+             (float)d[0], (float)d[1], (float)d[2], (float)d[3], (float)d[4], (float)d[5], (float)d[6], (float)d[7], (float)d[8]);
   return NULL;
 }
 
