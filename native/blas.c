@@ -18,7 +18,9 @@
  *   (beta is then 1): a dense layer x·W + b in one call.
  *   setThreads(n), info() → { core, threads, config }
  * and a few fused elementwise kernels with their gradients (below: GELU, cross-entropy,
- * LayerNorm, causal softmax), where tfjs-wasm spends most of a step once products are fast.
+ * LayerNorm, causal softmax), where tfjs-wasm spends most of a step once products are fast;
+ * then the embedding lookup (a row gather), float32 + − × of one shape or with a scalar, and
+ * one AdamW slot's update, each computing exactly what tfjs-wasm computes (same bits).
  */
 #include <cblas.h>
 #include <math.h>

@@ -8,6 +8,8 @@
  *   attention       q, k, v (B·T, C) → y (B·T, C): every head's products as BLAS calls on
  *                   column blocks (ld = C), so no head is transposed out and back in, and a
  *                   causal softmax in C (no T×T mask tensors; masked entries exactly 0)
+ *   adamW           one AdamW slot's update (adamw.ts) in one pass, the tfjs ops' exact float32
+ *                   sequence: the same bits without 16 kernels and 3 assigns per slot
  *
  * Why hand-written: after BLAS, the profile of a step is these elementwise chains, each of
  * 3–10 tfjs kernels with their dispatch and temporaries; no library fuses them for tfjs-wasm.
