@@ -7,7 +7,7 @@
     {
       "target_name": "peftlab_blas",
       "sources": ["blas.c"],
-      "cflags": ["-O2", "-std=c11", "-Wall", "-Wextra", "-ffp-contract=off"],
+      "cflags": ["-O2", "-std=c11", "-Wall", "-Wextra", "-ffp-contract=off", "-fno-math-errno"],
       "include_dirs": ["<(openblas_include)"],
       "libraries": ["-L<(openblas_libdir)", "-lopenblas", "-lm"]
     }

@@ -8,6 +8,8 @@
  *   attention       q, k, v (B·T, C) → y (B·T, C): every head's products as BLAS calls on
  *                   column blocks (ld = C), so no head is transposed out and back in, and a
  *                   causal softmax in C (no T×T mask tensors; masked entries exactly 0)
+ *   adamW           one AdamW slot's update (adamw.ts) in one pass, the tfjs ops' exact float32
+ *                   sequence: the same bits without 16 kernels and 3 assigns per slot
  *
  * Why hand-written: after BLAS, the profile of a step is these elementwise chains, each of
  * 3–10 tfjs kernels with their dispatch and temporaries; no library fuses them for tfjs-wasm.
@@ -34,6 +36,10 @@ interface FusedAddon extends BlasAddon {
   causalSoftmax(heap: ArrayBuffer, sOff: number, pOff: number, G: number, T: number, scale: number): void
   causalSoftmaxBackward(heap: ArrayBuffer, pOff: number, dpOff: number, dsOff: number, G: number, T: number, scale: number): void
   maskedSoftmax(heap: ArrayBuffer, sOff: number, pOff: number, mOff: number, G: number, T: number, H: number, scale: number): void
+  adamw(
+    heap: ArrayBuffer, pOff: number, mOff: number, vOff: number, gOff: number, pOutOff: number, mOutOff: number, vOutOff: number, n: number, decayOn: 0 | 1,
+    decay: number, beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, bc1: number, bc2: number, eps: number, lr: number,
+  ): void
 }
 
 interface HeapBackend extends WasmHeapBackend {
@@ -90,6 +96,22 @@ const KERNELS: ReadonlyArray<readonly [string, tf.KernelFunc]> = [
       const r = alloc(b, [N, 1])
       addon.layernorm(heapOf(b), off(b, x!), off(b, gamma!), off(b, beta!), off(b, y), off(b, xhat), off(b, r), N, C, eps as number)
       return [y, xhat, r]
+    }),
+  ],
+  [
+    "PeftlabAdamW",
+    kernel((addon, b, _h, { p, m, v, g }, a) => {
+      const n = numel(p!)
+      if ([m!, v!, g!].some((t) => numel(t) !== n) || [p!, m!, v!, g!].some((t) => t.dtype !== "float32"))
+        throw new Error(`native AdamW: p [${p!.shape}], m [${m!.shape}], v [${v!.shape}], g [${g!.shape}] must be float32 of one size`)
+      const out = [alloc(b, [...p!.shape]), alloc(b, [...p!.shape]), alloc(b, [...p!.shape])] as const
+      if (n === 0) return [...out]
+      const h = a as unknown as AdamWScalars
+      addon.adamw(
+        heapOf(b), off(b, p!), off(b, m!), off(b, v!), off(b, g!), off(b, out[0]), off(b, out[1]), off(b, out[2]), n, h.decay === undefined ? 0 : 1,
+        h.decay ?? 0, h.beta1, h.oneMinusBeta1, h.beta2, h.oneMinusBeta2, h.bc1, h.bc2, h.eps, h.lr,
+      )
+      return [...out]
     }),
   ],
   [
@@ -259,4 +281,29 @@ export const nativeAttention = (q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, 
     }
   })
   return f(q, k, v) as tf.Tensor2D
+}
+
+/**
+ * The float32 scalars of one AdamW slot's update, as the doubles tfjs makes float32 tensors of
+ * (adamw.ts): `decay` = lr·lrScale·wd, absent when wd = 0 (no decay step at all).
+ */
+export interface AdamWScalars {
+  readonly decay?: number
+  readonly beta1: number
+  readonly oneMinusBeta1: number
+  readonly beta2: number
+  readonly oneMinusBeta2: number
+  readonly bc1: number
+  readonly bc2: number
+  readonly eps: number
+  readonly lr: number
+}
+
+/**
+ * One AdamW slot in one C pass: new p, m, v (fresh tensors; the inputs are not written — a
+ * variable's data may be shared by a clone). Bit-identical to adamw.ts's tfjs ops on wasm.
+ */
+export const nativeAdamW = (p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, h: AdamWScalars): [tf.Tensor, tf.Tensor, tf.Tensor] => {
+  const attrs: Record<string, number> = { ...h }
+  return run("PeftlabAdamW", { p, m, v, g }, attrs) as [tf.Tensor, tf.Tensor, tf.Tensor]
 }

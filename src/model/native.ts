@@ -42,6 +42,10 @@ export interface BlasAddon {
   ): void
   /** out[s] = Σ_{i: ids[i] = s} x[i] (ids outside [0, S) dropped); offsets in bytes. */
   segmentSum(heap: ArrayBuffer, xOff: number, idsOff: number, outOff: number, N: number, inner: number, S: number): void
+  /** out[i] = x[ids[i]] for rows of `inner` floats; false (nothing written) when an id is outside [0, S). */
+  gatherRows(heap: ArrayBuffer, xOff: number, idsOff: number, outOff: number, S: number, inner: number, N: number): boolean
+  /** out = a + b (op 0), a − b (1), a × b (2) on float32; aN and bN are n, or 1 for a scalar. */
+  binary(heap: ArrayBuffer, op: 0 | 1 | 2, aOff: number, aN: number, bOff: number, bN: number, outOff: number, n: number): void
   setThreads(n: number): void
   info(): { readonly core: string; readonly threads: number; readonly config: string }
 }

@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { AdamW } from "../../src/model/adamw.ts"
+import { initBackend } from "../../src/model/backend.ts"
 
 beforeAll(async () => {
   await tf.setBackend("cpu")
@@ -112,5 +113,71 @@ describe("AdamW", () => {
     g.dispose()
     opt.dispose()
     p.dispose()
+  })
+})
+
+describe("AdamW on the native backend (one C kernel per slot)", () => {
+  /** Float32 bit patterns of a tensor. */
+  const bits = (t: tf.Tensor): number[] => [...new Uint32Array(new Float32Array(t.dataSync()).buffer)]
+
+  /**
+   * Six steps on two groups (decay and lrScale 1; no decay and lrScale 16) of tensors of several
+   * shapes, a scalar among them; gradients random with zeros, −0, denormals, huge values, and
+   * in the last step ±∞ and NaN. Returns every parameter and moment as bits, the bits of a clone
+   * taken before the first step (it shares the variable's data: it must not change), and the
+   * tensor count after each step.
+   */
+  const train = async (backend: "wasm" | "native") => {
+    await initBackend(backend)
+    const shapes = [[37, 5], [128], [3, 4, 2], []]
+    const params = shapes.map((s, i) => tf.variable(tf.tidy(() => tf.randomNormal(s, 0, 1, "float32", i + 1))))
+    const snapshot = params[0]!.clone()
+    const opt = new AdamW(
+      [
+        { name: "a", vars: [params[0]!, params[1]!], lrScale: 1, weightDecay: 0.1 },
+        { name: "b", vars: [params[2]!, params[3]!], lrScale: 16, weightDecay: 0 },
+      ],
+      { eps: 1e-8 },
+    )
+    const counts: number[] = []
+    const special = [0, -0, 1e-45, -3e-39, 1e30, -1e-30]
+    for (let t = 0; t < 6; t++) {
+      const grads = new Map(
+        params.map((p, i) => {
+          const g = tf.tidy(() => {
+            // (seed 0 would mean "unseeded" to tfjs)
+            const v = tf.randomNormal(p.shape, 0, 0.5 + t, "float32", 100 * t + i + 1).dataSync().slice()
+            for (let j = 0; j < v.length; j += 4) v[j] = special[(j / 4 + t) % special.length]!
+            if (t === 5 && v.length > 3) [v[1], v[2], v[3]] = [Infinity, -Infinity, NaN]
+            return tf.tensor(v, p.shape)
+          })
+          return [p.name, g] as const
+        }),
+      )
+      opt.step(grads, 1e-3 * (t + 1))
+      grads.forEach((g) => g.dispose())
+      counts.push(tf.memory().numTensors)
+    }
+    const state = [...params.map(bits), ...[...opt.stateTensors().values()].map(bits), bits(snapshot)]
+    // The kernels one step runs: the fused one on native, tfjs ops on wasm.
+    const g1 = new Map(params.map((p) => [p.name, tf.onesLike(p)] as const))
+    const kernels = new Set((await tf.profile(() => opt.step(g1, 1e-3))).kernelNames)
+    g1.forEach((g) => g.dispose())
+    opt.dispose()
+    tf.dispose([...params, snapshot])
+    return { state, counts, kernels }
+  }
+
+  afterAll(() => tf.setBackend("cpu"))
+
+  it("gives wasm's bits over several steps (decay on and off, lrScale 16, special values), leaves clones alone, keeps the tensor count flat", async () => {
+    const wasm = await train("wasm")
+    const native = await train("native")
+    expect(native.kernels).toEqual(new Set(["PeftlabAdamW"]))
+    expect(wasm.kernels.has("PeftlabAdamW")).toBe(false)
+    expect(native.state.length).toBe(wasm.state.length)
+    native.state.forEach((s, i) => expect(s, `tensor ${i}`).toEqual(wasm.state[i]))
+    expect(native.state.at(-1)).not.toEqual(native.state[0]) // the clone kept the initial values
+    expect(new Set(native.counts).size, `tensor count per step: ${native.counts.join(", ")}`).toBe(1)
   })
 })

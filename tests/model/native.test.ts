@@ -27,6 +27,7 @@ import { readSafetensors } from "../../src/model/safetensors.ts"
 import { collatePacked, disposePacked, packCompletions } from "../../src/model/packing.ts"
 import { packedLogProbs } from "../../src/model/losses.ts"
 import { nativeAttention } from "../../src/model/native-ops.ts"
+import { nativeKernelCalls } from "../../src/model/native-kernels.ts"
 
 const addon = (): BlasAddon => {
   const s = loadNative()
@@ -216,6 +217,74 @@ describe("native backend", () => {
     expect(trainLosses(2)).toEqual(a)
   })
 
+  /** Float32 bit patterns, so NaN payloads, −0 and denormals are compared exactly. */
+  const bitsOf = (t: tf.Tensor): number[] => [...new Uint32Array(new Float32Array(t.dataSync()).buffer)]
+  /** Special values as bit patterns: NaNs with payloads (one signalling), ±∞, ±0, denormals, extremes. */
+  const SPECIALS = [0x7fc00000, 0xffc00123, 0x7fa00001, 0x7f800000, 0xff800000, 0, 0x80000000, 1, 0x80000001, 0x007fffff, 0x00800000, 0x7f7fffff, 0xff7fffff, 0x3f800000, 0xbf800000, 0x3eaaaaab]
+  const fromBits = (bits: number[], shape: number[]): tf.Tensor => tf.tensor(new Float32Array(new Uint32Array(bits).buffer), shape, "float32")
+  /** n floats: random normals with every special value (and every pair of them, when n allows) mixed in. */
+  const mixed = (n: number, seed: number, shape: number[]): tf.Tensor =>
+    tf.tidy(() => {
+      const bits = bitsOf(tf.randomNormal([n], 0, 3, "float32", seed))
+      for (let i = 0; i < n; i += 3) bits[i] = SPECIALS[(i / 3 + seed) % SPECIALS.length]!
+      return fromBits(bits, shape)
+    })
+
+  it("GatherV2, Add, Sub and Multiply in C give wasm's bits (NaN payloads, ±∞, −0, denormals); other cases fall back", async () => {
+    const S = SPECIALS.length
+    const run = (): number[][] => {
+      const out: number[][] = []
+      const keep = (t: tf.Tensor) => out.push(bitsOf(t))
+      tf.tidy(() => {
+        // Every pair of special values, both ways round, for each op.
+        const a = fromBits(SPECIALS.flatMap((x) => SPECIALS.map(() => x)), [S, S])
+        const b = fromBits(SPECIALS.flatMap(() => SPECIALS), [S, S])
+        const x = mixed(1032 * 128, 1, [1032, 128])
+        const y = mixed(1032 * 128, 2, [1032, 128])
+        const scalars = SPECIALS.map((v) => fromBits([v], []))
+        for (const op of [tf.add, tf.sub, tf.mul]) {
+          keep(op(a, b))
+          keep(op(x, y))
+          for (const c of [...scalars, tf.scalar(0.1), tf.scalar(-3)]) {
+            keep(op(a, c)) // scalar second
+            keep(op(c, a)) // scalar first
+          }
+          keep(op(x, 0.5))
+          keep(op(tf.reshape(scalars[0]!, [1, 1]), tf.reshape(x, [1032, 1, 128]))) // size-1 operand of another rank
+          keep(op(tf.scalar(2), tf.scalar(3)))
+          keep(op(tf.reshape(x, [1032, 1, 128]).slice([0, 0, 0], [4, 1, 128]), tf.reshape(y, [1, 1032, 128]).slice([0, 0, 0], [1, 3, 128]))) // a true broadcast: wasm's
+          keep(op(tf.reshape(x.slice([0, 0], [1, 128]), [128]), x)) // a row against every row: wasm's
+          keep(op(tf.zeros([0, 3]), tf.zeros([0, 3])))
+          keep(tf.cast(op(tf.tensor1d([1, -2, 3], "int32"), tf.tensor1d([4, 5, -6], "int32")), "float32")) // int32: wasm's
+        }
+        // Embedding lookups: token and position tables, 2-D indices, negative axis, a 1-D table.
+        const wte = mixed(1024 * 128, 3, [1024, 128])
+        const ids = tf.randomUniform([8, 129], 0, 1024, "int32", 4)
+        keep(tf.gather(wte, ids))
+        keep(tf.gather(wte.slice([0, 0], [129, 128]), tf.tile(tf.range(0, 129, 1, "int32"), [8])))
+        keep(tf.gather(wte, tf.tensor1d([1023, 0, 5, 5], "int32"), -2))
+        keep(tf.gather(tf.reshape(wte, [1024 * 128]), tf.tensor1d([7, 0, 131071], "int32")))
+        keep(tf.gather(wte, tf.tensor1d([3, 1], "int32"), 1)) // axis 1: wasm's
+        keep(tf.cast(tf.gather(tf.tensor2d([[1, 2], [3, 4]], [2, 2], "int32"), tf.tensor1d([1, 1, 0], "int32")), "float32")) // int32 table: wasm's
+        keep(tf.gather(wte, tf.zeros([0], "int32")))
+        for (const bad of [1024, -1]) expect(() => tf.gather(wte, tf.tensor1d([0, bad], "int32"))).toThrow(`GatherV2: the index value ${bad} is not in [0, 1023]`)
+      })
+      return out
+    }
+    const wasm = await on("wasm", run)
+    const names = ["Add", "Sub", "Multiply", "GatherV2"]
+    const before = names.map(nativeKernelCalls)
+    const native = await on("native", run)
+    const [add, sub, mul, gather] = names.map((k, i) => nativeKernelCalls(k) - before[i]!)
+    expect(native.length).toBe(wasm.length)
+    wasm.forEach((w, i) => expect(native[i], `output ${i}`).toEqual(w))
+    // The C kernels did run: per op 2 same-shape, 2 × 18 with a scalar, x·0.5, [1,1] against
+    // [1032,1,128], scalar with scalar (tidy's other ops add none: casts, reshapes, slices); and
+    // the 4 lookups on axis 0 (out of range: C refuses, wasm raises its error).
+    for (const n of [add, sub, mul]) expect(n).toBe(2 + 2 * (S + 2) + 3)
+    expect(gather).toBe(4)
+  })
+
   it("bad operands are thrown errors with the shapes, never a crash or a write", () => {
     const blas = addon()
     const heap = new ArrayBuffer(4096) // 1024 floats
@@ -250,6 +319,21 @@ describe("native backend", () => {
     const ids = new Int32Array(heap, 512, 4)
     ids.set([0, 1, 99, 2])
     expect(() => fused.xent!(heap, 0, 512, 600, 1024, 4, 8)).toThrow(/target 99 at row 2 is outside the vocabulary \[0, 8\)/)
+    // Row gather: an id outside the table is a refusal (false), nothing written; regions are checked.
+    view.fill(7, 256, 512)
+    expect(fused.gatherRows!(heap, 0, 512, 1024, 8, 4, 4)).toBe(false)
+    expect(view[256]).toBe(7)
+    expect(() => fused.gatherRows!(heap, 0, 512, 4048, 8, 4, 4)).toThrow(/gather_rows: out .* outside the 4096-byte heap/)
+    expect(() => fused.gatherRows!(heap, 0, 512, 16, 8, 4, 4)).toThrow(/output out overlaps x/)
+    expect(() => fused.binary!(heap, 3, 0, 4, 64, 4, 128, 4)).toThrow(/op must be 0, 1 or 2/)
+    expect(() => fused.binary!(heap, 0, 0, 3, 64, 4, 128, 4)).toThrow(/each operand n elements or 1/)
+    expect(() => fused.binary!(heap, 0, 0, 4, 64, 1, 4, 4)).toThrow(/output out overlaps a/)
+    expect(() => fused.binary!(heap, 2, 0, 8, 64, 8, 4080, 8)).toThrow(/binary: out .* outside/)
+    const adamw = (pOut: number, n: number) => () => fused.adamw!(heap, 0, 64, 128, 192, pOut, 2048, 2304, n, 1, 0.01, 0.9, 0.1, 0.999, 0.001, 0.1, 0.001, 1e-8, 0.1)
+    expect(adamw(1024, 16)).not.toThrow()
+    expect(adamw(4064, 16)).toThrow(/adamw: pOut .* outside/)
+    expect(adamw(96, 16)).toThrow(/output pOut overlaps m/)
+    expect(() => fused.adamw!(heap, 0, 64, 128, 192, 1024, 2048, 2304, 16, 1, 0.01, 0.9, 0.1, 0.999, 0.001, 0.1, 0.001, 1e-8, "lr")).toThrow(/hyperparameters must be numbers/)
   })
 
   it("tfjs reports a shape mismatch in a native product as it does on wasm", async () => {
