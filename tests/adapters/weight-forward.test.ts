@@ -16,7 +16,7 @@ beforeAll(() => setupBackend("cpu"))
 const folding = METHODS.filter((m) => m.weightForward !== undefined).map((m) => m.name)
 
 describe("weightForward: the folded form equals the method's forward", () => {
-  it("VeRA folds (the one method whose products are wider than the layer)", () => expect(folding).toEqual(["vera"]))
+  it("VeRA folds (its r = 256 products are wider than the layer)", () => expect(folding).toContain("vera"))
 
   it.each(folding)("%s: logits and every trainable gradient agree; dropout turns folding off", (name) => {
     const model = makeModel()
