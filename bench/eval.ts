@@ -6,15 +6,15 @@
  * checks that both give the same log-probabilities.
  *   npx tsx bench/eval.ts [backend=wasm] [examples=400] [repeats=3]
  */
-import { countWords, trainBpe } from "../src/model/bpe-train.ts"
-import { initBackend } from "../src/model/backend.ts"
-import { initGPT, defaultConfig } from "../src/model/gpt.ts"
-import { Tokenizer } from "../src/model/tokenizer.ts"
-import { loadTask } from "../src/model/datasets/task.ts"
-import { sotuDocuments } from "../src/model/datasets/pretrain-text.ts"
-import { encodeExample } from "../src/model/completion-batches.ts"
+import { countWords, trainBpe } from "../src/model/data/bpe-train.ts"
+import { initBackend } from "../src/model/kernels/backend.ts"
+import { initGPT, defaultConfig } from "../src/model/arch/model.ts"
+import { Tokenizer } from "../src/model/data/tokenizer.ts"
+import { loadTask } from "../src/model/data/datasets/task.ts"
+import { sotuDocuments } from "../src/model/data/datasets/pretrain-text.ts"
+import { encodeExample } from "../src/model/data/completion-batches.ts"
 import { scorePacked, scoreSequences } from "../src/adapters/evaluate.ts"
-import { packCompletions } from "../src/model/packing.ts"
+import { packCompletions } from "../src/model/data/packing.ts"
 import type { BackendName } from "../src/contracts/stage.ts"
 
 const [backend = "wasm", nArg = "400", repArg = "3"] = process.argv.slice(2)

@@ -8,11 +8,11 @@
  * To compare two versions of the code, run this from each checkout in turn (interleaved).
  */
 import * as tf from "@tensorflow/tfjs"
-import { initBackend } from "../src/model/backend.ts"
+import { initBackend } from "../src/model/kernels/backend.ts"
 import { loadModel } from "../src/model/safetensors.ts"
-import { loadTokenizer } from "../src/model/tokenizer.ts"
-import { loadTask } from "../src/model/datasets/task.ts"
-import { CompletionBatches } from "../src/model/completion-batches.ts"
+import { loadTokenizer } from "../src/model/data/tokenizer.ts"
+import { loadTask } from "../src/model/data/datasets/task.ts"
+import { CompletionBatches } from "../src/model/data/completion-batches.ts"
 import { disposeTrainBatch } from "../src/model/losses.ts"
 import { Adapter } from "../src/adapters/adapter.ts"
 import { getMethod } from "../src/adapters/index.ts"

@@ -9,11 +9,11 @@
  */
 import { join } from "node:path"
 import * as tf from "@tensorflow/tfjs"
-import { initBackend } from "../src/model/backend.ts"
+import { initBackend } from "../src/model/kernels/backend.ts"
 import { loadModel } from "../src/model/safetensors.ts"
-import { loadTokenizer } from "../src/model/tokenizer.ts"
-import { outputLogits, param } from "../src/model/gpt.ts"
-import { layerNorm } from "../src/model/ops.ts"
+import { loadTokenizer } from "../src/model/data/tokenizer.ts"
+import { outputLogits, param } from "../src/model/arch/model.ts"
+import { layerNorm } from "../src/model/kernels/ops.ts"
 
 const [dir, ...rest] = process.argv.slice(2)
 if (dir === undefined) throw new Error("usage: head-ceiling.ts <model-dir> [completion ...]")

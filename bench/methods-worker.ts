@@ -8,13 +8,13 @@ import { Adapter } from "../src/adapters/adapter.ts"
 import { getMethod } from "../src/adapters/index.ts"
 import { resolveSettings } from "../src/adapters/settings.ts"
 import { Trainer } from "../src/adapters/trainer.ts"
-import { defaultConfig, initGPT } from "../src/model/gpt.ts"
+import { defaultConfig, initGPT } from "../src/model/arch/model.ts"
 
 const [name = "lora", backend = "cpu", targetsArg = "q,v", batchArg = "16", stepsArg = "20"] = process.argv.slice(2)
 
 const setBackend = async (b: string): Promise<string> => {
   try {
-    const mod = (await import("../src/model/backend.ts" as string)) as { initBackend?: (n: string) => Promise<unknown> | unknown }
+    const mod = (await import("../src/model/kernels/backend.ts" as string)) as { initBackend?: (n: string) => Promise<unknown> | unknown }
     if (mod.initBackend !== undefined) {
       await mod.initBackend(b)
       return tf.getBackend()

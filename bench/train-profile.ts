@@ -4,9 +4,9 @@
  *   npx tsx bench/train-profile.ts [wasm|cpu] [fast|plain]
  */
 import * as tf from "@tensorflow/tfjs"
-import { initBackend } from "../src/model/backend.ts"
-import { forward, initGPT, maskedCrossEntropy } from "../src/model/gpt.ts"
-import { setMatmulPath } from "../src/model/ops.ts"
+import { initBackend } from "../src/model/kernels/backend.ts"
+import { forward, initGPT, maskedCrossEntropy } from "../src/model/arch/model.ts"
+import { setMatmulPath } from "../src/model/kernels/ops.ts"
 
 const [backend = "wasm", variant = "fast"] = process.argv.slice(2)
 await initBackend(backend as "native" | "wasm" | "cpu")

@@ -7,10 +7,10 @@
 import { readFileSync } from "node:fs"
 import * as tf from "@tensorflow/tfjs"
 import { AdamW } from "../src/model/adamw.ts"
-import { initBackend } from "../src/model/backend.ts"
+import { initBackend } from "../src/model/kernels/backend.ts"
 import { clipByGlobalNorm } from "../src/model/clip.ts"
-import { defaultConfig, forward, initGPT, maskedCrossEntropy } from "../src/model/gpt.ts"
-import { setMatmulPath } from "../src/model/ops.ts"
+import { defaultConfig, forward, initGPT, maskedCrossEntropy } from "../src/model/arch/model.ts"
+import { setMatmulPath } from "../src/model/kernels/ops.ts"
 import { paramGroups } from "../src/model/pretrain.ts"
 
 export const BENCH_CONFIG = { ...defaultConfig, vocabSize: 1024, blockSize: 64, nLayer: 2, nHead: 4, nEmbd: 128, tieWeights: true }

@@ -13,11 +13,11 @@ import { join } from "node:path"
 import * as tf from "@tensorflow/tfjs"
 import { loadAdapter } from "../../src/adapters/io.ts"
 import { mergedModel } from "../../src/adapters/merge.ts"
-import { initBackend } from "../../src/model/backend.ts"
-import { loadTask } from "../../src/model/datasets/task.ts"
-import { disposeGPT, forward, type GPT, type ProjectionHook } from "../../src/model/gpt.ts"
+import { initBackend } from "../../src/model/kernels/backend.ts"
+import { loadTask } from "../../src/model/data/datasets/task.ts"
+import { disposeGPT, forward, type GPT, type ProjectionHook } from "../../src/model/arch/model.ts"
 import { loadModel, writeSafetensors, type SafeTensor } from "../../src/model/safetensors.ts"
-import { loadTokenizer } from "../../src/model/tokenizer.ts"
+import { loadTokenizer } from "../../src/model/data/tokenizer.ts"
 
 const jobsFile = process.argv[2]
 if (jobsFile === undefined) throw new Error("usage: peftlab-logits.ts <jobs.json>")

@@ -4,7 +4,7 @@
  * trainable tensors; the method decides what each of those means.
  */
 import * as tf from "@tensorflow/tfjs"
-import { kernelName, param, projDims, type GPT, type GPTConfig, type ProjectionHook, type ProjName } from "../model/gpt.ts"
+import { kernelName, param, projDims, type GPT, type GPTConfig, type ProjectionHook, type ProjName } from "../model/arch/model.ts"
 import type { AdapterHandle, AdapterSettings, AdapterTensor, InitTensor, LayerView, Method, RunMode, Target, TensorRole } from "./method.ts"
 
 export type { AdapterTensor } from "./method.ts"

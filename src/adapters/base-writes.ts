@@ -3,8 +3,8 @@
  * adapter file). The fast matmul caches Wᵀ of frozen weights, so every write drops that cache.
  */
 import type * as tf from "@tensorflow/tfjs"
-import { param, type GPT } from "../model/gpt.ts"
-import { invalidateTransposed } from "../model/ops.ts"
+import { param, type GPT } from "../model/arch/model.ts"
+import { invalidateTransposed } from "../model/kernels/ops.ts"
 
 export const assignBase = (model: GPT, name: string, value: tf.Tensor): void => {
   const v = param(model, name)

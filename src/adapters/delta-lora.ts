@@ -11,7 +11,7 @@
  * updated W of the adapted layers (`modifiedBase`).
  */
 import * as tf from "@tensorflow/tfjs"
-import { param } from "../model/gpt.ts"
+import { param } from "../model/arch/model.ts"
 import { assignBase } from "./base-writes.ts"
 import { loraFamily, loraScaling } from "./lora.ts"
 import type { Method } from "./method.ts"

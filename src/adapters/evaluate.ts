@@ -11,10 +11,10 @@
  * for two-token labels " spam"/" ham" it halves the evaluation's work.
  */
 import * as tf from "@tensorflow/tfjs"
-import { forward, type GPT, type ProjectionHook } from "../model/gpt.ts"
+import { forward, type GPT, type ProjectionHook } from "../model/arch/model.ts"
 import { packedLogProbs } from "../model/losses.ts"
-import { collate, encodeExample, type Encoded, type Encoder, type Example } from "../model/completion-batches.ts"
-import { collatePacked, disposePacked, packCompletions, type PackedRow } from "../model/packing.ts"
+import { collate, encodeExample, type Encoded, type Encoder, type Example } from "../model/data/completion-batches.ts"
+import { collatePacked, disposePacked, packCompletions, type PackedRow } from "../model/data/packing.ts"
 
 export interface EvalResult {
   readonly n: number

@@ -12,7 +12,7 @@
 import { readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import * as tf from "@tensorflow/tfjs"
-import { param, type GPT, type GPTConfig } from "../model/gpt.ts"
+import { param, type GPT, type GPTConfig } from "../model/arch/model.ts"
 import { readSafetensors, writeSafetensors } from "../model/safetensors.ts"
 import { Adapter } from "./adapter.ts"
 import { assignBase } from "./base-writes.ts"

@@ -10,8 +10,8 @@
  * different training rules.
  */
 import * as tf from "@tensorflow/tfjs"
-import { PROJ_NAMES } from "../model/gpt.ts"
-import { matmul } from "../model/ops.ts"
+import { PROJ_NAMES } from "../model/arch/model.ts"
+import { matmul } from "../model/kernels/ops.ts"
 import { tensorSeed, uniform } from "./init.ts"
 import type { AdapterSettings, InitTensor, LayerView, Method, RunMode, Target } from "./method.ts"
 import { loraSpec } from "./specs/lora.ts"

@@ -3,7 +3,7 @@
  * `sign = -1` unmerges (W − ΔW), e.g. to recover W_T from a merged Delta-LoRA model.
  */
 import * as tf from "@tensorflow/tfjs"
-import { param, type GPT } from "../model/gpt.ts"
+import { param, type GPT } from "../model/arch/model.ts"
 import type { Adapter } from "./adapter.ts"
 
 /** A new model whose targeted kernels are W ± ΔW; every other parameter is copied. Frozen variables. */

@@ -6,7 +6,7 @@
  * Tensors live in our layout and are transposed to PEFT's only when saved (io.ts).
  */
 import type * as tf from "@tensorflow/tfjs"
-import type { GPT, ProjName } from "../model/gpt.ts"
+import type { GPT, ProjName } from "../model/arch/model.ts"
 import type { ParamGroup } from "../model/adamw.ts"
 import type { MethodSpec, OptionValue } from "./method-spec.ts"
 

@@ -1,5 +1,5 @@
 /** Resolving what a pipeline asked for into complete `AdapterSettings`, method defaults applied. */
-import { PROJ_NAMES, type ProjName } from "../model/gpt.ts"
+import { PROJ_NAMES, type ProjName } from "../model/arch/model.ts"
 import type { AdapterSettings, Method, OptionValue } from "./method.ts"
 
 export interface SettingsRequest {

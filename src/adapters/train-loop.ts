@@ -7,7 +7,7 @@
  * (the batch, the dropout masks, the learning rate).
  */
 import * as tf from "@tensorflow/tfjs"
-import { param, type GPT } from "../model/gpt.ts"
+import { param, type GPT } from "../model/arch/model.ts"
 import { batchTokens, disposeTrainBatch, type TrainBatch } from "../model/losses.ts"
 import { lrAt, type Schedule } from "../model/schedule.ts"
 import { readCheckpoint, removeCheckpoint, writeCheckpoint } from "../model/checkpoint.ts"

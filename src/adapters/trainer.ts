@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs"
 import { AdamW, type ParamGroup } from "../model/adamw.ts"
 import { clipByGlobalNorm } from "../model/clip.ts"
-import { param, type GPT } from "../model/gpt.ts"
+import { param, type GPT } from "../model/arch/model.ts"
 import { fineTuneLoss, type CompletionBatch, type TrainBatch } from "../model/losses.ts"
 import type { Adapter } from "./adapter.ts"
 

@@ -12,7 +12,7 @@
  * VeRA's few parameters with a much larger rate than LoRA).
  */
 import * as tf from "@tensorflow/tfjs"
-import { matmul } from "../model/ops.ts"
+import { matmul } from "../model/kernels/ops.ts"
 import { uniform } from "./init.ts"
 import { adapterInput } from "./lora.ts"
 import type { AdapterSettings, InitTensor, LayerView, Method, Target } from "./method.ts"

@@ -15,10 +15,10 @@
  */
 import type { Instance } from "../pipeline/expand.ts"
 import type { Resources } from "../pipeline/resources.ts"
-import type { BackendRequest } from "../model/backend-probe.ts"
-import { resolveBackend, tensorflowLoads } from "../model/backend-probe.ts"
+import type { BackendRequest } from "../model/kernels/backend-probe.ts"
+import { resolveBackend, tensorflowLoads } from "../model/kernels/backend-probe.ts"
 import type { BackendName } from "../contracts/stage.ts"
-export { BackendUnavailable, backendIdentity, resolveBackend } from "../model/backend-probe.ts"
+export { BackendUnavailable, backendIdentity, resolveBackend } from "../model/kernels/backend-probe.ts"
 
 /** `"auto" | BackendName`, defined once, beside the probe that resolves it. */
 export type { BackendRequest }

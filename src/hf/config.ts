@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import type { GPTConfig } from "../model/gpt.ts"
+import type { GPTConfig } from "../model/arch/model.ts"
 
 /** A config or checkpoint that cannot be translated; `field` names what, `message` says why and what is supported. */
 export class HfUnsupported extends Error {

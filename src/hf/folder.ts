@@ -5,10 +5,10 @@
  */
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import type { GPTConfig } from "../model/gpt.ts"
+import type { GPTConfig } from "../model/arch/model.ts"
 import { readSafetensors, writeSafetensors } from "../model/safetensors.ts"
-import type { TokenizerJson } from "../model/tokenizer.ts"
-import { Tokenizer } from "../model/tokenizer.ts"
+import type { TokenizerJson } from "../model/data/tokenizer.ts"
+import { Tokenizer } from "../model/data/tokenizer.ts"
 import { checkHfFolder, gpt2ConfigJson, HfUnsupported } from "./config.ts"
 import { fromGpt2Tensors, readGpt2Checkpoint, toGpt2Tensors, type Tensors } from "./gpt2.ts"
 

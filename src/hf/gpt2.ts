@@ -21,7 +21,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import type { GPTConfig } from "../model/gpt.ts"
+import type { GPTConfig } from "../model/arch/model.ts"
 import { readSafetensors, type ReadTensor, type SafeTensor } from "../model/safetensors.ts"
 import { HfUnsupported } from "./config.ts"
 

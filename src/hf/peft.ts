@@ -34,7 +34,7 @@
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import type { AdapterConfigFile } from "../adapters/io.ts"
-import type { GPTConfig } from "../model/gpt.ts"
+import type { GPTConfig } from "../model/arch/model.ts"
 import { readSafetensors, writeSafetensors, type SafeTensor } from "../model/safetensors.ts"
 import { HfUnsupported, transpose2d } from "./gpt2.ts"
 

@@ -12,8 +12,8 @@
  * auto-generated names. The variable order is fixed at construction.
  */
 import * as tf from "@tensorflow/tfjs"
-import { nativeMatmulActive } from "./native-kernels.ts"
-import { nativeAdamW } from "./native-ops.ts"
+import { nativeMatmulActive } from "./kernels/native-kernels.ts"
+import { nativeAdamW } from "./kernels/native-ops.ts"
 
 export interface ParamGroup {
   readonly name: string

@@ -15,8 +15,8 @@
  *   label words likelier than the other 1,022 tokens.
  */
 import * as tf from "@tensorflow/tfjs"
-import { hiddenStates, maskedCrossEntropy, outputLogits, type GPT, type ProjectionHook } from "./gpt.ts"
-import { disposePacked, type PackedBatch } from "./packing.ts"
+import { hiddenStates, maskedCrossEntropy, outputLogits, type GPT, type ProjectionHook } from "./arch/model.ts"
+import { disposePacked, type PackedBatch } from "./data/packing.ts"
 
 /** Inputs, next-token targets and the loss mask (1 on completion tokens), all (B, T). */
 export interface CompletionBatch {

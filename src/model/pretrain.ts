@@ -9,10 +9,10 @@
 import * as tf from "@tensorflow/tfjs"
 import { AdamW, type ParamGroup } from "./adamw.ts"
 import { clipByGlobalNorm } from "./clip.ts"
-import { forward, maskedCrossEntropy, type GPT } from "./gpt.ts"
+import { forward, maskedCrossEntropy, type GPT } from "./arch/model.ts"
 import { readCheckpoint, writeCheckpoint } from "./checkpoint.ts"
 import { lrAt } from "./schedule.ts"
-import { batchOffsets, evalOffsets, windows } from "./token-data.ts"
+import { batchOffsets, evalOffsets, windows } from "./data/token-data.ts"
 
 export interface PretrainOptions {
   readonly steps: number

@@ -15,7 +15,7 @@ import { readFileSync, writeFileSync } from "node:fs"
 import { endianness } from "node:os"
 import { join } from "node:path"
 import * as tf from "@tensorflow/tfjs"
-import { parameterSpecs, type GPT, type GPTConfig } from "./gpt.ts"
+import { parameterSpecs, type GPT, type GPTConfig } from "./arch/model.ts"
 
 export type SafeDType = "F32" | "I32"
 

@@ -3,7 +3,7 @@ import { Effect, Schema } from "effect"
 import type { OptionValue } from "../../src/adapters/method-spec.ts"
 import { allOptions, unknownMethod } from "../../src/adapters/specs/index.ts"
 
-/** = PROJ_NAMES of src/model/gpt.ts, repeated so this file does not load tfjs. */
+/** = PROJ_NAMES of src/model/arch/model.ts, repeated so this file does not load tfjs. */
 export const TARGET_NAMES = ["q", "k", "v", "o", "mlp_up", "mlp_down"] as const
 
 const positive = Schema.Number.check(Schema.isGreaterThan(0))

@@ -1,7 +1,7 @@
 /** The eval stage's work (params.ts holds its params, index.ts its contract). */
 import type { Effect } from "effect"
 import type { StageContext, StageError, StageOutput } from "../../src/contracts/stage.ts"
-import { disposeGPT } from "../../src/model/gpt.ts"
+import { disposeGPT } from "../../src/model/arch/model.ts"
 import type { EvalParams } from "./params.ts"
 import type { Adapter } from "../../src/adapters/adapter.ts"
 import { confusionMetrics, evaluate, majorityAccuracy, type EvalResult } from "../../src/adapters/evaluate.ts"

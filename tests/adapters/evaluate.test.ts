@@ -1,9 +1,9 @@
 import * as tf from "@tensorflow/tfjs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { classification, confusionMetrics, evaluate, majorityAccuracy, scorePacked, scoreSequences } from "../../src/adapters/evaluate.ts"
-import { packCompletions } from "../../src/model/packing.ts"
-import { encodeExample, type Encoder } from "../../src/model/completion-batches.ts"
-import { disposeGPT, forward, type GPT } from "../../src/model/gpt.ts"
+import { packCompletions } from "../../src/model/data/packing.ts"
+import { encodeExample, type Encoder } from "../../src/model/data/completion-batches.ts"
+import { disposeGPT, forward, type GPT } from "../../src/model/arch/model.ts"
 import { makeModel, setupBackend } from "./fixtures.ts"
 
 /** Characters a..z → token ids 1..26, anything else → 0 (fits the tiny model's 32-token vocabulary). */

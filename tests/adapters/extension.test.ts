@@ -13,7 +13,7 @@ import { mergedModel } from "../../src/adapters/merge.ts"
 import type { AdapterSettings, LayerView, Method } from "../../src/adapters/method.ts"
 import { resolveSettings } from "../../src/adapters/settings.ts"
 import { Trainer } from "../../src/adapters/trainer.ts"
-import { disposeGPT, forward, type GPT } from "../../src/model/gpt.ts"
+import { disposeGPT, forward, type GPT } from "../../src/model/arch/model.ts"
 import { cloneModel, makeBatch, disposeBatch, makeModel, maxAbs, maxAbsDiff, setupBackend } from "./fixtures.ts"
 
 const colNorm = (w: tf.Tensor) => tf.sqrt(tf.sum(tf.square(w), 0)) // (d_out,)

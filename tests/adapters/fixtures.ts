@@ -5,7 +5,7 @@ import { getMethod } from "../../src/adapters/index.ts"
 import type { AdapterSettings, Method } from "../../src/adapters/method.ts"
 import { resolveSettings, type SettingsRequest } from "../../src/adapters/settings.ts"
 import type { Batch } from "../../src/adapters/trainer.ts"
-import { initGPT, type GPT, type GPTConfig } from "../../src/model/gpt.ts"
+import { initGPT, type GPT, type GPTConfig } from "../../src/model/arch/model.ts"
 
 export type TestBackend = "cpu" | "wasm" | "native"
 
@@ -14,7 +14,7 @@ export type TestBackend = "cpu" | "wasm" | "native"
  * names its backend itself and runs on all three (oracles.<backend>.test.ts).
  */
 export const setupBackend = async (backend?: TestBackend): Promise<void> => {
-  const { initBackend } = await import("../../src/model/backend.ts")
+  const { initBackend } = await import("../../src/model/kernels/backend.ts")
   const env = process.env.PEFTLAB_TEST_BACKEND
   await initBackend(backend ?? (env === "wasm" || env === "native" ? env : "cpu"))
 }

@@ -8,7 +8,7 @@ import { METHODS } from "../../src/adapters/index.ts"
 import { ADAPTER_WEIGHTS, loadAdapter, logicalName, readAdapterConfig, saveAdapter, storedName } from "../../src/adapters/io.ts"
 import { Trainer } from "../../src/adapters/trainer.ts"
 import { readSafetensors } from "../../src/model/safetensors.ts"
-import { disposeGPT, forward, type GPT } from "../../src/model/gpt.ts"
+import { disposeGPT, forward, type GPT } from "../../src/model/arch/model.ts"
 import { cloneModel, disposeBatch, makeAdapter, makeBatch, makeModel, values, setupBackend } from "./fixtures.ts"
 
 let base: GPT

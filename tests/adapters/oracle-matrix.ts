@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { METHODS } from "../../src/adapters/index.ts"
 import { mergedModel } from "../../src/adapters/merge.ts"
 import { Trainer } from "../../src/adapters/trainer.ts"
-import { disposeGPT, forward, type GPT } from "../../src/model/gpt.ts"
+import { disposeGPT, forward, type GPT } from "../../src/model/arch/model.ts"
 import {
   cloneModel, disposeBatch, makeAdapter, makeBatch, makeModel, maxAbs, maxAbsDiff, perturb, settingsFor, setupBackend, snapshot, values,
   type TestBackend,

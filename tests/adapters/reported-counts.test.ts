@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { METHODS } from "../../src/adapters/index.ts"
 import { adapterCounts } from "../../stages/attach-adapter/run.ts"
-import { disposeGPT, type GPT } from "../../src/model/gpt.ts"
+import { disposeGPT, type GPT } from "../../src/model/arch/model.ts"
 import { makeAdapter, makeModel, setupBackend } from "./fixtures.ts"
 
 let base: GPT

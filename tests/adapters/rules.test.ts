@@ -10,7 +10,7 @@ import { mergedModel } from "../../src/adapters/merge.ts"
 import type { Method } from "../../src/adapters/method.ts"
 import { Trainer } from "../../src/adapters/trainer.ts"
 import { vera } from "../../src/adapters/vera.ts"
-import { disposeGPT, forward, maskedCrossEntropy, type GPT } from "../../src/model/gpt.ts"
+import { disposeGPT, forward, maskedCrossEntropy, type GPT } from "../../src/model/arch/model.ts"
 import type { SettingsRequest } from "../../src/adapters/settings.ts"
 import { cloneModel, disposeBatch, makeAdapter, makeBatch, makeModel, maxAbs, maxAbsDiff, settingsFor, values, setupBackend } from "./fixtures.ts"
 

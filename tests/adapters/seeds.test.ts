@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs"
 import { beforeAll, describe, expect, it } from "vitest"
 import { Adapter } from "../../src/adapters/adapter.ts"
 import { getMethod, METHODS } from "../../src/adapters/index.ts"
-import { batchIndices } from "../../src/model/completion-batches.ts"
+import { batchIndices } from "../../src/model/data/completion-batches.ts"
 import { makeModel, setupBackend, settingsFor } from "./fixtures.ts"
 
 beforeAll(() => setupBackend())

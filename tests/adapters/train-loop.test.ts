@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { METHODS } from "../../src/adapters/index.ts"
 import { trainAdapter, type TrainLoopOptions } from "../../src/adapters/train-loop.ts"
 import { DivergedError } from "../../src/adapters/trainer.ts"
-import { CompletionBatches, type Encoder } from "../../src/model/completion-batches.ts"
-import { disposeGPT, type GPT } from "../../src/model/gpt.ts"
+import { CompletionBatches, type Encoder } from "../../src/model/data/completion-batches.ts"
+import { disposeGPT, type GPT } from "../../src/model/arch/model.ts"
 import { cloneModel, makeAdapter, makeModel, snapshot, setupBackend } from "./fixtures.ts"
 
 const enc: Encoder = { encode: (s) => Array.from(s, (c) => c.charCodeAt(0) % 32) }

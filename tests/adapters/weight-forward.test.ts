@@ -8,7 +8,7 @@ import * as tf from "@tensorflow/tfjs"
 import { beforeAll, describe, expect, it } from "vitest"
 import { Adapter } from "../../src/adapters/adapter.ts"
 import { METHODS } from "../../src/adapters/index.ts"
-import { forward, maskedCrossEntropy, type ProjectionHook } from "../../src/model/gpt.ts"
+import { forward, maskedCrossEntropy, type ProjectionHook } from "../../src/model/arch/model.ts"
 import { makeBatch, makeModel, setupBackend, settingsFor } from "./fixtures.ts"
 
 beforeAll(() => setupBackend("cpu"))

@@ -97,7 +97,7 @@ describe("precise reruns on a five-method pipeline (a copy of the real sources)"
 
   it("a comment and a type-only edit rerun nothing", () => {
     edit("src/contracts/events.ts", (t) => `// a comment at the top\n${t}\n/** and one at the end */\n`)
-    edit("src/model/gpt.ts", (t) => t.replace("export interface GPTConfig {", "export interface GPTConfig {\n  /** a new optional field, types only */\n  readonly note?: string"))
+    edit("src/model/arch/model.ts", (t) => t.replace("export interface GPTConfig {", "export interface GPTConfig {\n  /** a new optional field, types only */\n  readonly note?: string"))
     expect(rerun().ids).toEqual([])
   })
 
@@ -119,15 +119,15 @@ describe("precise reruns on a five-method pipeline (a copy of the real sources)"
 
   it("a real change in shared model code reruns exactly the stages that import it", () => {
     // gpt.ts: every stage but tokenize imports it.
-    edit("src/model/gpt.ts", (t) => `${t}\nexport const unusedButRunning = 1\n`)
+    edit("src/model/arch/model.ts", (t) => `${t}\nexport const unusedButRunning = 1\n`)
     const r = rerun()
     expect(r.ids).toEqual(["base", ...cells(ADAPTER_KINDS, ["delta-lora", "lora", "lora-fa", "lora-plus", "vera"])].sort())
-    expect(r.reasons.some((x) => x?.includes("code: src/model/gpt.ts changed"))).toBe(true)
+    expect(r.reasons.some((x) => x?.includes("code: src/model/arch/model.ts changed"))).toBe(true)
     commitAll()
     // The BPE trainer: tokenize alone imports it; everything downstream reruns through its input.
-    edit("src/model/bpe-train.ts", (t) => `${t}\nexport const alsoRunning = 2\n`)
+    edit("src/model/data/bpe-train.ts", (t) => `${t}\nexport const alsoRunning = 2\n`)
     const t = plan().filter((x) => x.cached === undefined)
-    expect(t.find((x) => x.instance.id === "tokens")?.reason).toBe("code: src/model/bpe-train.ts changed")
+    expect(t.find((x) => x.instance.id === "tokens")?.reason).toBe("code: src/model/data/bpe-train.ts changed")
     expect(t.find((x) => x.instance.id === "base")?.reason).toBe("input.tokens: upstream changed")
     commitAll()
     // Evaluation code: stages/eval/run.ts alone imports evaluate.ts, so the eval cells alone rerun.

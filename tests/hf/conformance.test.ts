@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { decodeSafetensors, encodeSafetensors, SafetensorsError } from "../../src/model/safetensors.ts"
-import { preTokenize } from "../../src/model/tokenizer.ts"
+import { preTokenize } from "../../src/model/data/tokenizer.ts"
 
 const FIX = join(import.meta.dirname, "..", "fixtures", "hf")
 

@@ -9,11 +9,11 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as tf from "@tensorflow/tfjs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { disposeGPT, forward } from "../../src/model/gpt.ts"
+import { disposeGPT, forward } from "../../src/model/arch/model.ts"
 import { checkHfFolder, configFromGpt2, HfUnsupported } from "../../src/hf/config.ts"
 import { importHfFolder } from "../../src/hf/folder.ts"
 import { loadModel, readSafetensors } from "../../src/model/safetensors.ts"
-import { loadTokenizer } from "../../src/model/tokenizer.ts"
+import { loadTokenizer } from "../../src/model/data/tokenizer.ts"
 
 const FIX = join(import.meta.dirname, "..", "fixtures", "hf")
 let dir = ""

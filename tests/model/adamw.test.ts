@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { AdamW } from "../../src/model/adamw.ts"
-import { initBackend } from "../../src/model/backend.ts"
+import { initBackend } from "../../src/model/kernels/backend.ts"
 
 beforeAll(async () => {
   await tf.setBackend("cpu")

@@ -6,8 +6,8 @@
  */
 import * as tf from "@tensorflow/tfjs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { CompletionBatches, collate, encodeExample, type Encoder } from "../../src/model/completion-batches.ts"
-import { disposeGPT, forward, maskedCrossEntropy, type GPT } from "../../src/model/gpt.ts"
+import { CompletionBatches, collate, encodeExample, type Encoder } from "../../src/model/data/completion-batches.ts"
+import { disposeGPT, forward, maskedCrossEntropy, type GPT } from "../../src/model/arch/model.ts"
 import { completionLoss, disposeTrainBatch, isLabelBatch, labelLoss, type LabelBatch } from "../../src/model/losses.ts"
 import { Trainer } from "../../src/adapters/trainer.ts"
 import { getMethod } from "../../src/adapters/index.ts"

@@ -3,8 +3,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as tf from "@tensorflow/tfjs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { initBackend } from "../../src/model/backend.ts"
-import { defaultConfig, disposeGPT, initGPT, param, type GPT } from "../../src/model/gpt.ts"
+import { initBackend } from "../../src/model/kernels/backend.ts"
+import { defaultConfig, disposeGPT, initGPT, param, type GPT } from "../../src/model/arch/model.ts"
 import { Diverged, Interrupted, pretrain, type PretrainOptions } from "../../src/model/pretrain.ts"
 
 const cfg = { ...defaultConfig, vocabSize: 32, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 16 }

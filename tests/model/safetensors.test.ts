@@ -3,7 +3,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as tf from "@tensorflow/tfjs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { defaultConfig, disposeGPT, initGPT } from "../../src/model/gpt.ts"
+import { defaultConfig, disposeGPT, initGPT } from "../../src/model/arch/model.ts"
 import { decodeSafetensors, encodeSafetensors, loadModel, readSafetensors, saveModel, writeSafetensors } from "../../src/model/safetensors.ts"
 
 let dir = ""

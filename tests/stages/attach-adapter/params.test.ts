@@ -4,7 +4,7 @@ import { AttachParams, TARGET_NAMES } from "../../../stages/attach-adapter/param
 import { EvalParams } from "../../../stages/eval/params.ts"
 import { MergeParams } from "../../../stages/merge/params.ts"
 import { TrainParams } from "../../../stages/train/params.ts"
-import { PROJ_NAMES } from "../../../src/model/gpt.ts"
+import { PROJ_NAMES } from "../../../src/model/arch/model.ts"
 
 describe("adapter stage params", () => {
   it("attach-adapter's target names are the model's projections", () => {

@@ -4,13 +4,13 @@ import { join } from "node:path"
 import { Effect, Schema } from "effect"
 import { describe, expect, it } from "vitest"
 import { splitText } from "../../../stages/tokenize/run.ts"
-import { loadTokenizer } from "../../../src/model/tokenizer.ts"
-import { readTokens, unigramCrossEntropy } from "../../../src/model/token-data.ts"
+import { loadTokenizer } from "../../../src/model/data/tokenizer.ts"
+import { readTokens, unigramCrossEntropy } from "../../../src/model/data/token-data.ts"
 import tokenizeStage from "../../../stages/tokenize/index.ts"
 import { TokenizeParams } from "../../../stages/tokenize/params.ts"
 import { runStage } from "../harness.ts"
-import { DOMAIN_TEXT } from "../../../src/model/datasets/domain-text.ts"
-import { loadTask } from "../../../src/model/datasets/task.ts"
+import { DOMAIN_TEXT } from "../../../src/model/data/datasets/domain-text.ts"
+import { loadTask } from "../../../src/model/data/datasets/task.ts"
 
 const dir = mkdtempSync(join(tmpdir(), "tokenize-test-"))
 const text = Array.from({ length: 300 }, (_, i) => `Line ${i}: the people of the United States, in congress assembled — déjà vu ${i % 7}.`).join("\n")

@@ -10,7 +10,7 @@
 import { readFileSync, writeFileSync } from "node:fs"
 import { endianness } from "node:os"
 import * as tf from "@tensorflow/tfjs"
-import { mulberry32 } from "./mulberry32.ts"
+import { mulberry32 } from "../mulberry32.ts"
 
 export const writeTokens = (path: string, ids: ArrayLike<number>): void => {
   if (endianness() !== "LE") throw new Error("token files are little-endian; big-endian hosts are not supported")

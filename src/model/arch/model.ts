@@ -7,8 +7,8 @@
  * methods can target each by name (METHODS.md: the papers adapt q and v).
  */
 import * as tf from "@tensorflow/tfjs"
-import { nativeAttention, nativeCrossEntropy } from "./native-ops.ts"
-import { batchMatmul, batchMatmulTransposed, dense, gelu, invalidateTransposed, layerNorm, matmul, matmulFastPath, matmulPath, matmulTransposed, weightedSoftmaxCrossEntropy } from "./ops.ts"
+import { nativeAttention, nativeCrossEntropy } from "../kernels/native-ops.ts"
+import { batchMatmul, batchMatmulTransposed, dense, gelu, invalidateTransposed, layerNorm, matmul, matmulFastPath, matmulPath, matmulTransposed, weightedSoftmaxCrossEntropy } from "../kernels/ops.ts"
 
 export interface GPTConfig {
   readonly vocabSize: number // tokenizer vocabulary size

@@ -6,7 +6,7 @@ attention, tanh-GELU MLP, learned positions, tied or separate output head.
 Writes fixture-<tie|untied>.safetensors with the weights (our names and layout: kernels are
 (d_in, d_out)), the token ids, and the expected logits. The safetensors writer is the format
 spec done by hand (numpy has no safetensors module here). Regenerate with:
-    python3 tests/model/parity/make_fixture.py
+    python3 tests/model/arch/parity/make_fixture.py
 """
 import json
 import struct

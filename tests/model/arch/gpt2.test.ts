@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs"
 import { beforeAll, describe, expect, it } from "vitest"
-import { initBackend } from "../../src/model/backend.ts"
-import { defaultConfig, disposeGPT, forward, initGPT, maskedCrossEntropy, parameterSpecs } from "../../src/model/gpt.ts"
+import { initBackend } from "../../../src/model/kernels/backend.ts"
+import { defaultConfig, disposeGPT, forward, initGPT, maskedCrossEntropy, parameterSpecs } from "../../../src/model/arch/model.ts"
 
 const cfg = { ...defaultConfig, vocabSize: 20, blockSize: 8, nLayer: 2, nHead: 2, nEmbd: 8 }
 beforeAll(() => initBackend("cpu"))

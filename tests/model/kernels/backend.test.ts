@@ -1,10 +1,10 @@
 import { createRequire } from "node:module"
 import * as tf from "@tensorflow/tfjs"
 import { describe, expect, it } from "vitest"
-import { initBackend, unsortedSegmentSum } from "../../src/model/backend.ts"
-import { resolveBackend } from "../../src/model/backend-probe.ts"
-import { defaultConfig, disposeGPT, forward, initGPT, maskedCrossEntropy } from "../../src/model/gpt.ts"
-import { batchMatmul, cachedTransposeCount, dense, gelu, invalidateTransposed, layerNorm, matmulFastPath, plainMatmul, setMatmulPath, transposeFreeMatmul } from "../../src/model/ops.ts"
+import { initBackend, unsortedSegmentSum } from "../../../src/model/kernels/backend.ts"
+import { resolveBackend } from "../../../src/model/kernels/backend-probe.ts"
+import { defaultConfig, disposeGPT, forward, initGPT, maskedCrossEntropy } from "../../../src/model/arch/model.ts"
+import { batchMatmul, cachedTransposeCount, dense, gelu, invalidateTransposed, layerNorm, matmulFastPath, plainMatmul, setMatmulPath, transposeFreeMatmul } from "../../../src/model/kernels/ops.ts"
 
 /** Values and gradients of sum(f(a, b) ⊙ r) w.r.t. a and b, as plain arrays. */
 const valueAndGrads = (mm: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D, a: tf.Variable, b: tf.Variable, r: tf.Tensor2D) =>

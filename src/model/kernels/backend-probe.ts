@@ -10,7 +10,7 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
-import type { BackendName } from "../contracts/stage.ts"
+import type { BackendName } from "../../contracts/stage.ts"
 import { ADDON_PATH, loadNative, nativeIdentity } from "./native.ts"
 
 export type BackendRequest = "auto" | BackendName

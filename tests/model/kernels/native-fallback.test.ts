@@ -8,7 +8,7 @@ import { mkdtempSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { ROOT } from "../cli/helpers.ts"
+import { ROOT } from "../../cli/helpers.ts"
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "peftlab-native-"))
 const cli = (...args: string[]) =>

@@ -2,7 +2,7 @@
  * The `native` backend (OpenBLAS products and fused kernels on tfjs-wasm's heap):
  * - each kernel against tfjs on the cpu backend, with transposes, batches and broadcasts;
  * - a whole training step (loss and every gradient) against the numpy reference
- *   (tests/model/parity/make_grad_fixture.py, float64, checked by finite differences);
+ *   (tests/model/arch/parity/make_grad_fixture.py, float64, checked by finite differences);
  * - bad operands are thrown errors naming the shapes, never a crash;
  * - same backend ⇒ bit-identical losses, whatever the BLAS thread count;
  * - the tensor count stays flat over training steps.
@@ -16,18 +16,18 @@
 import { join } from "node:path"
 import * as tf from "@tensorflow/tfjs"
 import { describe, expect, it } from "vitest"
-import { AdamW } from "../../src/model/adamw.ts"
-import { initBackend } from "../../src/model/backend.ts"
-import { clipByGlobalNorm } from "../../src/model/clip.ts"
-import { disposeGPT, forward, initGPT, maskedCrossEntropy, parameterSpecs, type GPT, type GPTConfig } from "../../src/model/gpt.ts"
-import { coreTypeFor, loadNative, setNativeThreads, type BlasAddon } from "../../src/model/native.ts"
-import { gelu, layerNorm, matmulPath } from "../../src/model/ops.ts"
-import { paramGroups } from "../../src/model/pretrain.ts"
-import { readSafetensors } from "../../src/model/safetensors.ts"
-import { collatePacked, disposePacked, packCompletions } from "../../src/model/packing.ts"
-import { packedLogProbs } from "../../src/model/losses.ts"
-import { nativeAttention } from "../../src/model/native-ops.ts"
-import { nativeKernelCalls } from "../../src/model/native-kernels.ts"
+import { AdamW } from "../../../src/model/adamw.ts"
+import { initBackend } from "../../../src/model/kernels/backend.ts"
+import { clipByGlobalNorm } from "../../../src/model/clip.ts"
+import { disposeGPT, forward, initGPT, maskedCrossEntropy, parameterSpecs, type GPT, type GPTConfig } from "../../../src/model/arch/model.ts"
+import { coreTypeFor, loadNative, setNativeThreads, type BlasAddon } from "../../../src/model/kernels/native.ts"
+import { gelu, layerNorm, matmulPath } from "../../../src/model/kernels/ops.ts"
+import { paramGroups } from "../../../src/model/pretrain.ts"
+import { readSafetensors } from "../../../src/model/safetensors.ts"
+import { collatePacked, disposePacked, packCompletions } from "../../../src/model/data/packing.ts"
+import { packedLogProbs } from "../../../src/model/losses.ts"
+import { nativeAttention } from "../../../src/model/kernels/native-ops.ts"
+import { nativeKernelCalls } from "../../../src/model/kernels/native-kernels.ts"
 
 const addon = (): BlasAddon => {
   const s = loadNative()
@@ -148,7 +148,7 @@ describe("native backend", () => {
   })
 
   const fixture = (name: string) => {
-    const { tensors, metadata } = readSafetensors(join(import.meta.dirname, "parity", `fixture-grads-${name}.safetensors`))
+    const { tensors, metadata } = readSafetensors(join(import.meta.dirname, "..", "arch", "parity", `fixture-grads-${name}.safetensors`))
     const config = JSON.parse(metadata.config ?? "{}") as GPTConfig
     const get = (k: string) => {
       const t = tensors.get(k)

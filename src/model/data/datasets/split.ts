@@ -4,7 +4,7 @@
  * split keeps the class ratio (SpamAssassin is 69 % ham).
  */
 import { createHash } from "node:crypto"
-import { mulberry32 } from "../mulberry32.ts"
+import { mulberry32 } from "../../mulberry32.ts"
 
 export interface Example {
   readonly prompt: string

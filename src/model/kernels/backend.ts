@@ -11,7 +11,7 @@
  * Workers call `initBackend` before running a stage; calling it again is cheap.
  */
 import * as tf from "@tensorflow/tfjs"
-import type { BackendName } from "../contracts/stage.ts"
+import type { BackendName } from "../../contracts/stage.ts"
 import { registerNativeKernels, setNativeMatmul } from "./native-kernels.ts"
 import { registerNativeOps } from "./native-ops.ts"
 import { setNativeThreads } from "./native.ts"

@@ -8,8 +8,8 @@
  * perm_e a seeded shuffle — epochs without replacement, and resuming at any step is exact.
  */
 import * as tf from "@tensorflow/tfjs"
-import type { TrainBatch } from "./losses.ts"
-import { mulberry32 } from "./mulberry32.ts"
+import type { TrainBatch } from "../losses.ts"
+import { mulberry32 } from "../mulberry32.ts"
 import { collatePacked, packCompletions, type PackedRow } from "./packing.ts"
 
 export interface Example {

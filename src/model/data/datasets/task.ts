@@ -2,7 +2,7 @@
  * A fine-tuning task, split: what the train, eval and merge stages load.
  */
 import { isAbsolute, resolve } from "node:path"
-import { StageError } from "../../contracts/stage.ts"
+import { StageError } from "../../../contracts/stage.ts"
 import { readJsonlExamples } from "./jsonl.ts"
 import { loadSpamAssassin } from "./spam-assassin.ts"
 import { digestExamples, labelsOf, splitExamples, type Example, type SplitOptions } from "./split.ts"
