@@ -12,7 +12,7 @@ import * as tf from "@tensorflow/tfjs"
 import { initBackend } from "../src/model/kernels/backend.ts"
 import { loadModel } from "../src/model/safetensors.ts"
 import { loadTokenizer } from "../src/model/data/tokenizer.ts"
-import { outputLogits, param } from "../src/model/arch/model.ts"
+import { isLlama, outputLogits, param } from "../src/model/arch/model.ts"
 import { layerNorm } from "../src/model/kernels/ops.ts"
 
 const [dir, ...rest] = process.argv.slice(2)
@@ -22,7 +22,9 @@ await initBackend("wasm")
 const model = loadModel(dir)
 model.params.forEach((v) => (v.trainable = false))
 const tok = loadTokenizer(join(dir, "tokenizer.json"))
-const { vocabSize: V, nEmbd: C, layerNormEps: eps } = model.config
+const cfg = model.config
+if (isLlama(cfg)) throw new Error("head-ceiling.ts studies a GPT-2 block's LayerNorm head; this model is of the Llama family")
+const { vocabSize: V, nEmbd: C, layerNormEps: eps } = cfg
 // One free pre-LayerNorm state per vocabulary entry, all optimized at once: (V, C).
 const z = tf.variable(tf.randomNormal([V, C], 0, 1, "float32", 3))
 const onehot = tf.oneHot(tf.range(0, V, 1, "int32"), V)

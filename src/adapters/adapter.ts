@@ -4,12 +4,12 @@
  * trainable tensors; the method decides what each of those means.
  */
 import * as tf from "@tensorflow/tfjs"
-import { kernelName, param, projDims, type GPT, type GPTConfig, type ProjectionHook, type ProjName } from "../model/arch/model.ts"
+import { kernelName, param, projDims, type GPT, type ModelConfig, type ProjectionHook, type ProjName } from "../model/arch/model.ts"
 import type { AdapterHandle, AdapterSettings, AdapterTensor, InitTensor, LayerView, Method, RunMode, Target, TensorRole } from "./method.ts"
 
 export type { AdapterTensor } from "./method.ts"
 
-export const targetsOf = (cfg: GPTConfig, projs: ReadonlyArray<ProjName>): Target[] => {
+export const targetsOf = (cfg: ModelConfig, projs: ReadonlyArray<ProjName>): Target[] => {
   const out: Target[] = []
   for (let layer = 0; layer < cfg.nLayer; layer++)
     for (const proj of projs) {
@@ -34,7 +34,7 @@ export class Adapter implements AdapterHandle {
 
   private constructor(
     readonly method: Method,
-    readonly config: GPTConfig,
+    readonly config: ModelConfig,
     readonly settings: AdapterSettings,
     values: ReadonlyArray<InitTensor>,
   ) {
@@ -51,7 +51,7 @@ export class Adapter implements AdapterHandle {
    * "shared" are copied from that adapter (VeRA's projections: PEFT's second adapter on the
    * same model); every target's ΔW is computed once so a misfit fails here, not mid-training.
    */
-  static create(method: Method, config: GPTConfig, settings: AdapterSettings, opts: CreateOptions = {}): Adapter {
+  static create(method: Method, config: ModelConfig, settings: AdapterSettings, opts: CreateOptions = {}): Adapter {
     const { shareWith, model } = opts
     const s = method.normalize?.(settings) ?? settings
     const base = model === undefined ? undefined : (t: Target) => param(model, `${t.prefix}.kernel`) as tf.Tensor2D
@@ -78,7 +78,7 @@ export class Adapter implements AdapterHandle {
    * From saved tensors (our layout): every name of a fresh init must be present with the same
    * shape and nothing else — a clear error instead of a silently different adapter.
    */
-  static fromTensors(method: Method, config: GPTConfig, settings: AdapterSettings, values: ReadonlyMap<string, tf.Tensor>, model?: GPT): Adapter {
+  static fromTensors(method: Method, config: ModelConfig, settings: AdapterSettings, values: ReadonlyMap<string, tf.Tensor>, model?: GPT): Adapter {
     const s = method.normalize?.(settings) ?? settings
     const base = model === undefined ? undefined : (t: Target) => param(model, `${t.prefix}.kernel`) as tf.Tensor2D
     const fresh = tf.tidy(() => method.init(targetsOf(config, s.targets), s, base).map((t) => ({ ...t, shape: t.value.shape })))

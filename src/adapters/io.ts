@@ -12,7 +12,7 @@
 import { readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import * as tf from "@tensorflow/tfjs"
-import { param, type GPT, type GPTConfig } from "../model/arch/model.ts"
+import { param, type GPT, type ModelConfig } from "../model/arch/model.ts"
 import { readSafetensors, writeSafetensors } from "../model/safetensors.ts"
 import { Adapter } from "./adapter.ts"
 import { assignBase } from "./base-writes.ts"
@@ -50,7 +50,7 @@ export interface AdapterConfigFile {
   readonly task_type: "CAUSAL_LM"
   readonly bias: "none"
   readonly fan_in_fan_out: false
-  readonly base_model_config: GPTConfig
+  readonly base_model_config: ModelConfig
 }
 
 const configFile = (a: Adapter, modified: ReadonlyArray<string>): AdapterConfigFile => ({

@@ -15,7 +15,7 @@ import { readFileSync, writeFileSync } from "node:fs"
 import { endianness } from "node:os"
 import { join } from "node:path"
 import * as tf from "@tensorflow/tfjs"
-import { parameterSpecs, type GPT, type GPTConfig } from "./arch/model.ts"
+import { parameterSpecs, type GPT, type ModelConfig } from "./arch/model.ts"
 
 export type SafeDType = "F32" | "I32"
 
@@ -246,7 +246,7 @@ export const readSafetensors = (path: string): { tensors: Map<string, ReadTensor
 export const MODEL_WEIGHTS = "model.safetensors"
 export const MODEL_CONFIG = "config.json"
 
-/** Writes `model.safetensors` (every parameter, by name) and `config.json` (the GPTConfig). */
+/** Writes `model.safetensors` (every parameter, by name) and `config.json` (the ModelConfig). */
 export const saveModel = (dir: string, model: GPT): void => {
   const tensors = [...model.params].map(([name, v]) => ({
     name,
@@ -265,7 +265,7 @@ export const saveModel = (dir: string, model: GPT): void => {
  */
 export const loadModel = (dir: string): GPT => {
   const path = join(dir, MODEL_WEIGHTS)
-  const config = JSON.parse(readFileSync(join(dir, MODEL_CONFIG), "utf8")) as GPTConfig
+  const config = JSON.parse(readFileSync(join(dir, MODEL_CONFIG), "utf8")) as ModelConfig
   const { tensors } = readSafetensors(path)
   const specs = parameterSpecs(config)
   const extra = [...tensors.keys()].filter((k) => !specs.some((s) => s.name === k))

@@ -97,7 +97,7 @@ describe("precise reruns on a five-method pipeline (a copy of the real sources)"
 
   it("a comment and a type-only edit rerun nothing", () => {
     edit("src/contracts/events.ts", (t) => `// a comment at the top\n${t}\n/** and one at the end */\n`)
-    edit("src/model/arch/model.ts", (t) => t.replace("export interface GPTConfig {", "export interface GPTConfig {\n  /** a new optional field, types only */\n  readonly note?: string"))
+    edit("src/model/arch/config.ts", (t) => t.replace("export interface GPTConfig {", "export interface GPTConfig {\n  /** a new optional field, types only */\n  readonly note?: string"))
     expect(rerun().ids).toEqual([])
   })
 
