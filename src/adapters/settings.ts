@@ -1,5 +1,5 @@
 /** Resolving what a pipeline asked for into complete `AdapterSettings`, method defaults applied. */
-import { PROJ_NAMES, type ProjName } from "../model/arch/model.ts"
+import { HF_PROJ_NAMES, PROJ_NAMES, projByName, type ProjName } from "../model/arch/config.ts"
 import type { AdapterSettings, Method, OptionValue } from "./method.ts"
 
 export interface SettingsRequest {
@@ -14,16 +14,16 @@ export interface SettingsRequest {
 
 export const DEFAULT_TARGETS: ReadonlyArray<ProjName> = ["q", "v"]
 
-const isProj = (p: string): p is ProjName => (PROJ_NAMES as ReadonlyArray<string>).includes(p)
-
 export const resolveSettings = (method: Method, req: SettingsRequest): AdapterSettings => {
   const rank = req.rank ?? method.defaults.rank
   const dropout = req.dropout ?? method.defaults.dropout
   if (!Number.isInteger(rank) || rank < 1) throw new Error(`rank must be a positive integer, got ${rank}`)
   if (!(dropout >= 0 && dropout < 1)) throw new Error(`dropout must be in [0, 1), got ${dropout}`)
-  const targets = req.targets ?? DEFAULT_TARGETS
-  const bad = targets.filter((t) => !isProj(t))
-  if (bad.length > 0) throw new Error(`unknown target projection ${bad.join(", ")}; known: ${PROJ_NAMES.join(", ")}`)
+  // Either spelling (q or q_proj, mlp_gate or gate_proj): one canonical name, so both cache alike downstream.
+  const asked = req.targets ?? DEFAULT_TARGETS
+  const bad = asked.filter((t) => projByName(t) === undefined)
+  if (bad.length > 0) throw new Error(`unknown target projection ${bad.join(", ")}; known: ${PROJ_NAMES.map((p) => `${p} (${HF_PROJ_NAMES[p]})`).join(", ")}`)
+  const targets = asked.map((t) => projByName(t))
   if (targets.length === 0) throw new Error("targets is empty: adapt at least one projection")
   const options: Record<string, OptionValue> = {}
   for (const [key, spec] of Object.entries(method.options)) {

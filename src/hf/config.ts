@@ -4,19 +4,13 @@
  */
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import type { GPTConfig } from "../model/arch/model.ts"
+import type { GPTConfig, ModelConfig } from "../model/arch/model.ts"
+import { configFromLlama, LLAMA_MODEL_TYPES } from "./llama-config.ts"
+import { HfUnsupported } from "./unsupported.ts"
 
-/** A config or checkpoint that cannot be translated; `field` names what, `message` says why and what is supported. */
-export class HfUnsupported extends Error {
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(message)
-  }
-}
+export { HfUnsupported } from "./unsupported.ts"
 
-const GPT_CONFIG_KEYS: ReadonlyArray<keyof GPTConfig> = ["vocabSize", "blockSize", "nLayer", "nHead", "nEmbd", "mlpRatio", "tieWeights", "layerNormEps"]
+const GPT_CONFIG_KEYS: ReadonlyArray<keyof GPTConfig> = ["arch", "vocabSize", "blockSize", "nLayer", "nHead", "nEmbd", "mlpRatio", "tieWeights", "layerNormEps"]
 
 
 /** config.json of a transformers GPT2LMHeadModel equivalent to `cfg`. */
@@ -87,7 +81,7 @@ const posInt = (cfg: Record<string, unknown>, key: string, fallback?: number): n
 export const configFromGpt2 = (raw: unknown): GPTConfig => {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new HfUnsupported("config.json", "config.json is not a JSON object")
   const cfg = raw as Record<string, unknown>
-  if (cfg.model_type !== "gpt2") throw new HfUnsupported("model_type", `config.json: model_type ${JSON.stringify(cfg.model_type)} is not supported (supported: "gpt2" — GPT-2 and models saved as GPT2LMHeadModel, e.g. distilgpt2)`)
+  if (cfg.model_type !== "gpt2") throw new HfUnsupported("model_type", `config.json: model_type ${JSON.stringify(cfg.model_type)} is not supported (supported: "gpt2" — GPT-2 and models saved as GPT2LMHeadModel, e.g. distilgpt2 — and the Llama family: ${LLAMA_MODEL_TYPES.map((t) => JSON.stringify(t)).join(", ")})`)
   const arch = cfg.architectures
   if (arch !== undefined && arch !== null && !(Array.isArray(arch) && arch.length === 1 && SUPPORTED_ARCHITECTURES.includes(String(arch[0]))))
     throw new HfUnsupported("architectures", `config.json: architectures ${JSON.stringify(arch)} is not supported (supported: ${JSON.stringify(SUPPORTED_ARCHITECTURES)})`)
@@ -129,7 +123,7 @@ export const configFromGpt2 = (raw: unknown): GPTConfig => {
 }
 
 /** Plan-time check of a transformers folder: the config maps, and a tokenizer and weights are there. Throws HfUnsupported. */
-export const checkHfFolder = (dir: string): GPTConfig => {
+export const checkHfFolder = (dir: string): ModelConfig => {
   const cj = join(dir, "config.json")
   if (!existsSync(cj)) throw new HfUnsupported("config.json", `${dir}: no config.json`)
   let raw: unknown
@@ -138,9 +132,11 @@ export const checkHfFolder = (dir: string): GPTConfig => {
   } catch (e) {
     throw new HfUnsupported("config.json", `${cj}: not JSON (${(e as Error).message})`)
   }
-  const config = configFromGpt2(raw)
-  const hasTok = existsSync(join(dir, "tokenizer.json")) || (existsSync(join(dir, "vocab.json")) && existsSync(join(dir, "merges.txt")))
-  if (!hasTok) throw new HfUnsupported("tokenizer", `${dir}: no tokenizer.json, and no vocab.json + merges.txt`)
+  const modelType = (raw as { model_type?: unknown } | null)?.model_type
+  const llama = typeof modelType === "string" && (LLAMA_MODEL_TYPES as ReadonlyArray<string>).includes(modelType)
+  const config = llama ? configFromLlama(raw) : configFromGpt2(raw)
+  const hasTok = existsSync(join(dir, "tokenizer.json")) || (!llama && existsSync(join(dir, "vocab.json")) && existsSync(join(dir, "merges.txt")))
+  if (!hasTok) throw new HfUnsupported("tokenizer", llama ? `${dir}: no tokenizer.json (a ${String(modelType)} checkpoint ships one)` : `${dir}: no tokenizer.json, and no vocab.json + merges.txt`)
   if (!existsSync(join(dir, "model.safetensors")) && !existsSync(join(dir, "model.safetensors.index.json")))
     throw new HfUnsupported("model.safetensors", `${dir}: no model.safetensors or model.safetensors.index.json (peftlab reads safetensors only)`)
   return config

@@ -9,6 +9,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
+import { isLlama } from "../model/arch/config.ts"
 import { HfUnsupported } from "./config.ts"
 import { exportModelFolder, readPeftlabModel, writeHfModel } from "./folder.ts"
 import { toPeft, writePeftFolder } from "./peft.ts"
@@ -51,6 +52,7 @@ export const exportArtifact = (src: ExportSource, outDir: string): ExportResult 
     if (ADAPTER_KINDS.includes(src.kind)) {
       if (src.modelDir === undefined) throw new Error(`${src.kind} export needs the base model's artifact`)
       const { config, params } = readPeftlabModel(src.modelDir)
+      if (isLlama(config)) throw new HfUnsupported("arch", "PEFT export of adapters on a Llama-family base is not available in this build")
       const peft = toPeft(config, src.dir)
       const base = join(out, "base")
       mkdirSync(base)

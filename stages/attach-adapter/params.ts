@@ -3,8 +3,12 @@ import { Effect, Schema } from "effect"
 import type { OptionValue } from "../../src/adapters/method-spec.ts"
 import { allOptions, unknownMethod } from "../../src/adapters/specs/index.ts"
 
-/** = PROJ_NAMES of src/model/arch/model.ts, repeated so this file does not load tfjs. */
-export const TARGET_NAMES = ["q", "k", "v", "o", "mlp_up", "mlp_down"] as const
+/**
+ * The projections a pipeline may target, by peftlab's names (PROJ_NAMES of src/model/arch/config.ts)
+ * or transformers' (q_proj … down_proj, as PEFT's target_modules spell them); mlp_gate / gate_proj
+ * exists in the Llama family only. Repeated so this file does not load tfjs.
+ */
+export const TARGET_NAMES = ["q", "k", "v", "o", "mlp_up", "mlp_down", "mlp_gate", "q_proj", "k_proj", "v_proj", "o_proj", "up_proj", "down_proj", "gate_proj"] as const
 
 const positive = Schema.Number.check(Schema.isGreaterThan(0))
 

@@ -1,6 +1,7 @@
 /**
- * load-model: a local transformers GPT-2-family folder (config.json, model.safetensors or a
- * sharded index, tokenizer.json or vocab.json + merges.txt) as the base model, instead of
+ * load-model: a local transformers folder — GPT-2, or the Llama family (LlamaForCausalLM,
+ * Qwen2ForCausalLM, MistralForCausalLM; SmolLM2 is a Llama) — (config.json, model.safetensors or a
+ * sharded index, in F32, BF16 or F16; tokenizer.json, or for GPT-2 vocab.json + merges.txt) as the base model, instead of
  * pretraining. Writes the same artifact as build-model (peftlab's model.safetensors,
  * config.json, tokenizer.json), so attach-adapter, train, eval, merge and export work unchanged.
  * The folder's content digest is part of the fingerprint; an architecture or config field that
@@ -15,7 +16,7 @@ import { LoadModelParams } from "./params.ts"
 export default defineStage<LoadModelParams>({
   kind: "load-model",
   version: 1,
-  description: "Load a local transformers GPT-2-family checkpoint folder as the base model",
+  description: "Load a local transformers checkpoint folder (GPT-2, Llama, Qwen2, Mistral) as the base model",
   module: import.meta.url,
   params: LoadModelParams,
   inputs: {},

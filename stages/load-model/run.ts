@@ -4,6 +4,7 @@ import { Effect } from "effect"
 import { StageError, type StageContext, type StageOutput } from "../../src/contracts/stage.ts"
 import type { LoadModelParams } from "./params.ts"
 import { HfUnsupported } from "../../src/hf/config.ts"
+import { isLlama } from "../../src/model/arch/config.ts"
 import { importHfFolder } from "../../src/hf/folder.ts"
 
 export const loadModel = (ctx: StageContext<LoadModelParams>): Effect.Effect<StageOutput, StageError> =>
@@ -11,7 +12,8 @@ export const loadModel = (ctx: StageContext<LoadModelParams>): Effect.Effect<Sta
     try: () => {
       const dir = isAbsolute(ctx.params.path) ? ctx.params.path : resolve(ctx.pipelineDir, ctx.params.path)
       const { config, params, tokenizerVocab } = importHfFolder(dir, ctx.outDir)
-      ctx.log(`loaded ${dir}: ${config.nLayer} layers, ${config.nEmbd} wide, vocabulary ${config.vocabSize}, ${params} parameters`)
+      const family = isLlama(config) ? `${config.family}, ${config.nHead} heads / ${config.nKvHead} key-value heads, ` : "gpt2, "
+      ctx.log(`loaded ${dir}: ${family}${config.nLayer} layers, ${config.nEmbd} wide, vocabulary ${config.vocabSize}, ${params} parameters`)
       return {
         summary: {
           params,
@@ -22,6 +24,7 @@ export const loadModel = (ctx: StageContext<LoadModelParams>): Effect.Effect<Sta
           vocab_size: config.vocabSize,
           tokenizer_vocab: tokenizerVocab,
           tie: config.tieWeights,
+          family: isLlama(config) ? config.family : "gpt2",
         },
       }
     },

@@ -44,6 +44,7 @@ export type RopeScaling =
 
 export interface LlamaConfig {
   readonly arch: "llama"
+  readonly family: "llama" | "qwen2" | "mistral" // the transformers model_type it maps to (each fixes its biases differently)
   readonly vocabSize: number // embedding rows V
   readonly blockSize: number // max_position_embeddings: the longest sequence peftlab will run
   readonly nLayer: number // decoder layers
@@ -59,6 +60,7 @@ export interface LlamaConfig {
   readonly qkvBias: boolean // biases on q, k, v (Qwen2 always; Llama's attention_bias)
   readonly oBias: boolean // bias on o (Llama's attention_bias; Qwen2 never)
   readonly mlpBias: boolean // biases on gate, up, down (Llama's mlp_bias)
+  readonly slidingWindow: number | null // Mistral: each query sees the last W keys only (null: all earlier keys)
 }
 
 export type ModelConfig = GPTConfig | LlamaConfig
@@ -77,6 +79,10 @@ export const projectionsOf = (cfg: ModelConfig): ReadonlyArray<ProjName> => (isL
 
 /** The name transformers (and PEFT's target_modules) give each projection in the Llama family. */
 export const HF_PROJ_NAMES: Readonly<Record<ProjName, string>> = { q: "q_proj", k: "k_proj", v: "v_proj", o: "o_proj", mlp_gate: "gate_proj", mlp_up: "up_proj", mlp_down: "down_proj" }
+
+/** A projection by either name a pipeline may use: peftlab's (`q`, `mlp_gate`) or transformers' (`q_proj`, `gate_proj`). */
+export const projByName = (name: string): ProjName | undefined =>
+  (PROJ_NAMES as ReadonlyArray<string>).includes(name) ? (name as ProjName) : PROJ_NAMES.find((p) => HF_PROJ_NAMES[p] === name)
 
 /** [d_in, d_out] of a projection's kernel. */
 export const projDims = (cfg: ModelConfig, proj: ProjName): readonly [number, number] => {

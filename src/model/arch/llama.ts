@@ -30,10 +30,13 @@ export const rotaryFor = (ctx: ForwardContext, cfg: LlamaConfig): Rotary => {
     const { cos, sin } = ropeTables(cfg, T)
     return { cos: tf.tensor4d(cos, [1, T, 1, half]), sin: tf.tensor4d(sin, [1, T, 1, half]) }
   }
-  // Packed evaluation: each token's own position id (a completion continues its prompt's).
-  const { cos, sin } = ropeTables(cfg, cfg.blockSize)
+  // Packed evaluation: each token's own position id (a completion continues its prompt's). The
+  // table covers the largest id present (B·T ints read back: gather must never index past it).
   const ids = tf.reshape(layout.positions, [B * T]) as tf.Tensor1D
-  const at = (table: Float32Array) => tf.reshape(tf.gather(tf.tensor2d(table, [cfg.blockSize, half]), ids), [B, T, 1, half]) as tf.Tensor4D
+  const rows = Math.max(...(ids.dataSync() as Int32Array)) + 1
+  if (rows > cfg.blockSize) throw new Error(`position ${rows - 1} exceeds max_position_embeddings ${cfg.blockSize}`)
+  const { cos, sin } = ropeTables(cfg, rows)
+  const at = (table: Float32Array) => tf.reshape(tf.gather(tf.tensor2d(table, [rows, half]), ids), [B, T, 1, half]) as tf.Tensor4D
   return { cos: at(cos), sin: at(sin) }
 }
 

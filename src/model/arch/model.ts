@@ -7,7 +7,7 @@
 import * as tf from "@tensorflow/tfjs"
 import { nativeCrossEntropy } from "../kernels/native-ops.ts"
 import { invalidateTransposed, matmul, matmulFastPath, matmulPath, matmulTransposed, weightedSoftmaxCrossEntropy } from "../kernels/ops.ts"
-import { configProblem, isLlama, parameterSpecs, type GPTConfig, type ModelConfig } from "./config.ts"
+import { configProblem, isLlama, parameterSpecs, type GPTConfig, type LlamaConfig, type ModelConfig } from "./config.ts"
 import { embedGpt2, gpt2Block, gpt2FinalNorm } from "./gpt2.ts"
 import { param, type ForwardContext, type GPT, type Layout, type ProjectionHook } from "./layers.ts"
 import { llamaBlock, llamaFinalNorm, rotaryFor } from "./llama.ts"
@@ -57,6 +57,20 @@ export const disposeGPT = (model: GPT): void =>
 // Forward
 
 /**
+ * Mistral's sliding window (Beltagy et al. 2020, Longformer; Jiang et al. 2023, arXiv 2310.06825):
+ * query t sees keys s with t − W < s ≤ t. Only sequences longer than W differ from full causal
+ * attention, so only they get the explicit mask (as a layout with plain positions). A packed
+ * layout longer than W is refused: its rows are trees, not one sequence.
+ */
+const slidingLayout = (cfg: LlamaConfig, B: number, T: number): Layout | undefined => {
+  const W = cfg.slidingWindow
+  if (W === null || T <= W) return undefined
+  const positions = tf.tile(tf.range(0, T, 1, "int32").reshape([1, T]), [B, 1]) as tf.Tensor2D
+  const causal = tf.linalg.bandPart(tf.ones([T, T]), W - 1, 0) // keys t − W + 1 … t
+  return { positions, allowed: tf.tile(tf.reshape(causal, [1, T, T]), [B, 1, 1]) as tf.Tensor3D }
+}
+
+/**
  * Token ids (B, T) int32 → the final hidden states (B·T, C), after the final norm. Call inside
  * tf.tidy or dispose the result. `layout` replaces the causal 0..T−1 layout (evaluation's packing).
  */
@@ -64,14 +78,16 @@ export const hiddenStates = (model: GPT, idx: tf.Tensor2D, hook?: ProjectionHook
   const [B, T] = idx.shape
   const cfg = model.config
   if (layout === undefined && T > cfg.blockSize) throw new Error(`sequence length ${T} exceeds blockSize ${cfg.blockSize}`)
-  const ctx: ForwardContext = { model, hook, B, T, layout }
   const ids = tf.reshape(idx, [B * T]) as tf.Tensor1D
   if (isLlama(cfg)) {
+    if (layout !== undefined && cfg.slidingWindow !== null && T > cfg.slidingWindow) throw new Error(`packed rows of ${T} tokens exceed the sliding window ${cfg.slidingWindow}: evaluate with shorter rows`)
+    const ctx: ForwardContext = { model, hook, B, T, layout: layout ?? slidingLayout(cfg, B, T) }
     const rot = rotaryFor(ctx, cfg)
     let x = tf.gather(param(model, "wte") as tf.Tensor2D, ids) as tf.Tensor2D // (N, C)
     for (let l = 0; l < cfg.nLayer; l++) x = llamaBlock(ctx, cfg, x, l, rot)
     return llamaFinalNorm(ctx, cfg, x)
   }
+  const ctx: ForwardContext = { model, hook, B, T, layout }
   let x = embedGpt2(ctx, cfg, ids)
   for (let l = 0; l < cfg.nLayer; l++) x = gpt2Block(ctx, cfg, x, l)
   return gpt2FinalNorm(ctx, cfg, x)

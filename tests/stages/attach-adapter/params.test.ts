@@ -4,11 +4,11 @@ import { AttachParams, TARGET_NAMES } from "../../../stages/attach-adapter/param
 import { EvalParams } from "../../../stages/eval/params.ts"
 import { MergeParams } from "../../../stages/merge/params.ts"
 import { TrainParams } from "../../../stages/train/params.ts"
-import { PROJ_NAMES } from "../../../src/model/arch/model.ts"
+import { HF_PROJ_NAMES, PROJ_NAMES } from "../../../src/model/arch/model.ts"
 
 describe("adapter stage params", () => {
-  it("attach-adapter's target names are the model's projections", () => {
-    expect([...TARGET_NAMES]).toEqual([...PROJ_NAMES])
+  it("attach-adapter's target names are the model's projections, by peftlab's and by transformers' names", () => {
+    expect([...TARGET_NAMES]).toEqual([...PROJ_NAMES, ...PROJ_NAMES.map((p) => HF_PROJ_NAMES[p])])
   })
   it("defaults: targets q,v and seed 0; method options stay unset for the method to resolve", () => {
     expect(Schema.decodeUnknownSync(AttachParams)({ method: "vera" })).toEqual({ method: "vera", targets: ["q", "v"], seed: 0 })
