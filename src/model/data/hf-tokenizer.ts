@@ -9,8 +9,9 @@
  * resolves a Promise), while peftlab's `Encoder` is synchronous: batches are pure functions of
  * (seed, step), built in constructors. So the library runs in a worker thread and each call
  * blocks on a shared flag (`Atomics.wait`) until the worker has posted the answer, which is then
- * read synchronously with `receiveMessageOnPort` (the synckit pattern). One round trip costs
- * about 0.1 ms on top of the encoding; the worker is unref'd, so it never keeps the process alive.
+ * read synchronously with `receiveMessageOnPort` (the synckit pattern). A round trip measured
+ * 60–140 µs on top of the encoding (the shared 2-core machine); the worker is unref'd, so it
+ * never keeps the process alive.
  *
  * The native addon is loaded only inside the worker (resolved from this file, required there),
  * so nothing else in peftlab — nor the esbuild bundle — loads it.
@@ -35,8 +36,9 @@ const handle = async (m) => {
       // off unless a call asks for them, and peftlab truncates and pads itself.
       tok.disableTruncation()
       tok.disablePadding()
-      return { vocabSize: tok.getVocabSize(true) }
+      return null
     }
+    case "vocabSize": return tok.getVocabSize(true)
     case "encode": return (await tok.encode(m.text, null, { addSpecialTokens: m.special })).getIds()
     case "decode": return await tok.decode(m.ids, m.skipSpecial)
     case "tokenToId": return tok.tokenToId(m.token)
@@ -53,14 +55,19 @@ port.on("message", (m) => {
 })
 `
 
-/** A call that takes longer than this is taken for a dead worker (encoding 1 MB takes well under a second). */
-const CALL_TIMEOUT_MS = 120_000
+/**
+ * How long a call may take before the worker is taken for dead: a minute, plus 100 µs per
+ * character or id (20× the 5 µs per character measured encoding 1 MB with the llama3 fixture
+ * on the shared 2-core machine).
+ */
+const timeoutMs = (size: number): number => 60_000 + size / 10
 
 /** The library in a worker, called synchronously. */
 class Bridge {
   private readonly port: MessagePort
   private readonly worker: Worker
   private readonly flag = new Int32Array(new SharedArrayBuffer(4))
+  private dead = false
 
   constructor() {
     const library = createRequire(import.meta.url).resolve("tokenizers")
@@ -74,10 +81,16 @@ class Bridge {
     void this.worker.terminate()
   }
 
-  call<T>(request: Readonly<Record<string, unknown>>): T {
+  /** `size`: characters or ids in the request, for the timeout. */
+  call<T>(request: Readonly<Record<string, unknown>>, size = 0): T {
+    if (this.dead) throw new Error(`tokenizers worker: stopped after an earlier call timed out`)
     Atomics.store(this.flag, 0, 0)
     this.port.postMessage(request)
-    if (Atomics.wait(this.flag, 0, 0, CALL_TIMEOUT_MS) === "timed-out") throw new Error(`tokenizers worker: no answer to ${String(request.op)} within ${CALL_TIMEOUT_MS / 1000} s`)
+    if (Atomics.wait(this.flag, 0, 0, timeoutMs(size)) === "timed-out") {
+      this.dead = true // a late answer would be read as the next call's
+      this.close()
+      throw new Error(`tokenizers worker: no answer to ${String(request.op)} within ${timeoutMs(size) / 1000} s`)
+    }
     const reply = receiveMessageOnPort(this.port)?.message as { value?: T; error?: string } | undefined
     if (reply === undefined) throw new Error(`tokenizers worker: ${String(request.op)} answered nothing`)
     if (reply.error !== undefined) throw new Error(reply.error)
@@ -105,45 +118,62 @@ export class HfTokenizer implements Encoder {
   constructor(readonly path: string) {
     const bridge = this.bridge
     try {
-      this.vocabSize = bridge.call<{ vocabSize: number }>({ op: "load", path }).vocabSize
+      bridge.call({ op: "load", path })
     } catch (e) {
       bridge.close()
       throw new Error(`${path}: the tokenizers library cannot read it: ${(e as Error).message}`)
     }
-    // What the post-processor adds, read off the library's own output: one short sequence
-    // with and without special tokens; the plain ids must appear whole inside the other.
-    const plain = this.encode("a b")
-    const full = this.encodeWithSpecialTokens("a b")
-    const at = [...Array(full.length - plain.length + 1).keys()].find((k) => plain.every((id, i) => full[k + i] === id))
-    if (at === undefined) throw new Error(`${path}: the post-processor changes the sequence itself (${JSON.stringify(plain)} → ${JSON.stringify(full)}), not only what surrounds it`)
-    this.prefix = full.slice(0, at)
-    this.suffix = full.slice(at + plain.length)
-    const configPath = join(dirname(path), "tokenizer_config.json")
-    const config = existsSync(configPath) ? (JSON.parse(readFileSync(configPath, "utf8")) as Record<string, unknown>) : {}
-    const idOf = (key: string): number | undefined => {
-      const name = tokenName(config[key])
-      if (name === undefined) return undefined
-      const id = bridge.call<number | null>({ op: "tokenToId", token: name })
-      if (id === null) throw new Error(`${configPath}: ${key} ${JSON.stringify(name)} is not in ${path}`)
-      return id
+    try {
+      this.vocabSize = bridge.call<number>({ op: "vocabSize" })
+      ;[this.prefix, this.suffix] = this.around()
+      const configPath = join(dirname(path), "tokenizer_config.json")
+      const config = existsSync(configPath) ? (JSON.parse(readFileSync(configPath, "utf8")) as Record<string, unknown>) : {}
+      const idOf = (key: string): number | undefined => {
+        const name = tokenName(config[key])
+        if (name === undefined) return undefined
+        const id = this.tokenToId(name)
+        if (id === undefined) throw new Error(`${configPath}: ${key} ${JSON.stringify(name)} is not in ${path}`)
+        return id
+      }
+      this.bosId = idOf("bos_token")
+      this.eosId = idOf("eos_token")
+    } catch (e) {
+      bridge.close()
+      throw e
     }
-    this.bosId = idOf("bos_token")
-    this.eosId = idOf("eos_token")
+  }
+
+  /**
+   * What the post-processor adds around a single sequence, read off the library's own output:
+   * a short text encoded with and without special tokens, the plain ids found whole inside the
+   * other. The first probe that gives any ids decides (an empty sequence could not tell a
+   * prefix from a suffix).
+   */
+  private around(): [number[], number[]] {
+    for (const probe of ["a b", "a", "the", "0", ".", "<unk>"]) {
+      const plain = this.encode(probe)
+      if (plain.length === 0) continue
+      const full = this.encodeWithSpecialTokens(probe)
+      const at = [...Array(Math.max(0, full.length - plain.length + 1)).keys()].find((k) => plain.every((id, i) => full[k + i] === id))
+      if (at === undefined) throw new Error(`${this.path}: the post-processor changes the sequence itself (${JSON.stringify(plain)} → ${JSON.stringify(full)}), not only what surrounds it`)
+      return [full.slice(0, at), full.slice(at + plain.length)]
+    }
+    throw new Error(`${this.path}: cannot tell what the post-processor adds: every probe text encodes to no ids`)
   }
 
   /** Token ids of `text`, without the post-processor's special tokens (special tokens written in the text still match). */
   encode(text: string): number[] {
-    return this.bridge.call<number[]>({ op: "encode", text, special: false })
+    return this.bridge.call<number[]>({ op: "encode", text, special: false }, text.length)
   }
 
   /** Token ids as `tokenizer(text)` gives them: `prefix ++ encode(text) ++ suffix`. */
   encodeWithSpecialTokens(text: string): number[] {
-    return this.bridge.call<number[]>({ op: "encode", text, special: true })
+    return this.bridge.call<number[]>({ op: "encode", text, special: true }, text.length)
   }
 
   /** Text of `ids` through the tokenizer's decoder (special tokens kept unless skipped). */
   decode(ids: ArrayLike<number>, opts: { readonly skipSpecialTokens?: boolean } = {}): string {
-    return this.bridge.call<string>({ op: "decode", ids: Array.from(ids), skipSpecial: opts.skipSpecialTokens ?? false })
+    return this.bridge.call<string>({ op: "decode", ids: Array.from(ids), skipSpecial: opts.skipSpecialTokens ?? false }, ids.length)
   }
 
   tokenToId(token: string): number | undefined {
