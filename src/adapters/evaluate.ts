@@ -90,7 +90,7 @@ export const evaluate = (model: GPT, hook: ProjectionHook | undefined, enc: Enco
     const p = enc.encode(ex.prompt)
     const where: Array<{ packed: number; slot: number } | { plain: number }> = labels.map(() => ({ plain: -1 }))
     for (const members of groups.values()) {
-      const row = packCompletions(p, members.map((i) => labelIds[i] ?? []), o.blockSize)
+      const row = packCompletions(p, members.map((i) => labelIds[i] ?? []), o.blockSize, enc.prefix) // BOS first, once, as encodeExample puts it
       if (row === null) for (const i of members) where[i] = { plain: plain.push(encodeExample(enc, { prompt: ex.prompt, completion: labels[i] ?? "" }, o.blockSize)) - 1 }
       else members.forEach((i, slot) => (where[i] = { packed: packed.length, slot }))
       if (row !== null) packed.push(row)

@@ -3,14 +3,17 @@
  *
  * An example is encoded as prompt ++ completion, left-truncated (the prompt loses its start,
  * the completion and the prompt's cue such as "Label:" survive) to blockSize + 1 tokens; the
- * model sees tokens[0..L−1] and predicts tokens[1..L]. The batch at step t is a pure function
+ * model sees tokens[0..L−1] and predicts tokens[1..L]. A tokenizer whose post-processor starts
+ * every sequence with fixed ids (Llama 3's <|begin_of_text|>, Mistral's <s>: the `prefix`)
+ * gets them once, at the front, before the surviving end of the prompt: models trained with a
+ * BOS expect it at position 0, and truncation must not cut it off. The batch at step t is a pure function
  * of (seed, t): example k = t·B + j of the stream is perm_e[k mod N] with e = ⌊k / N⌋ and
  * perm_e a seeded shuffle — epochs without replacement, and resuming at any step is exact.
  */
 import * as tf from "@tensorflow/tfjs"
 import type { TrainBatch } from "../losses.ts"
 import { mulberry32 } from "../mulberry32.ts"
-import { collatePacked, packCompletions, type PackedRow } from "./packing.ts"
+import { collatePacked, packCompletions, promptBody, type PackedRow } from "./packing.ts"
 
 export interface Example {
   readonly prompt: string
@@ -19,7 +22,10 @@ export interface Example {
 
 /** The part of a tokenizer this module needs. */
 export interface Encoder {
+  /** Token ids of `text`, without any special tokens the tokenizer adds around a sequence. */
   encode(text: string): ReadonlyArray<number>
+  /** Ids every sequence starts with (a BOS), as the tokenizer's post-processor adds them; none when absent. */
+  readonly prefix?: ReadonlyArray<number>
 }
 
 export interface Encoded {
@@ -30,13 +36,16 @@ export interface Encoded {
 }
 
 export const encodeExample = (enc: Encoder, ex: Example, blockSize: number): Encoded => {
-  const p = enc.encode(ex.prompt)
+  const prefix = enc.prefix ?? []
+  const p = promptBody(enc.encode(ex.prompt), prefix)
   const c = enc.encode(ex.completion)
   if (c.length === 0) throw new Error(`empty completion for prompt ${JSON.stringify(ex.prompt.slice(0, 40))}`)
-  if (c.length > blockSize) throw new Error(`completion of ${c.length} tokens does not fit blockSize ${blockSize}`)
-  const keep = Math.min(p.length, blockSize + 1 - c.length) // prompt tokens kept, from the end
-  const ids = Int32Array.from([...p.slice(p.length - keep), ...c])
-  return { ids, completionStart: keep }
+  // At least one token before the completion predicts its first token: the prefix, or a prompt token.
+  if (c.length + Math.max(prefix.length, 1) > blockSize + 1)
+    throw new Error(`completion of ${c.length} tokens does not fit blockSize ${blockSize}${prefix.length > 0 ? ` after the ${prefix.length}-token prefix` : ""}`)
+  const keep = Math.min(p.length, blockSize + 1 - prefix.length - c.length) // prompt tokens kept, from the end
+  const ids = Int32Array.from([...prefix, ...p.slice(p.length - keep), ...c])
+  return { ids, completionStart: prefix.length + keep }
 }
 
 export interface BatchTensors {
@@ -118,7 +127,7 @@ export class CompletionBatches {
     this.packed = examples.map((e, i) => {
       const truth = labels.indexOf(e.completion)
       if (truth < 0) throw new Error(`training example ${i}: completion ${JSON.stringify(e.completion)} is not one of the labels ${JSON.stringify(labels)}`)
-      const row = packCompletions(enc.encode(e.prompt), labelIds, blockSize)
+      const row = packCompletions(enc.encode(e.prompt), labelIds, blockSize, enc.prefix)
       if (row === null) throw new Error(`training example ${i}: no prompt token survives truncation to blockSize ${blockSize}`)
       return { row, truth }
     })

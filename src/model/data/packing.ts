@@ -23,18 +23,34 @@ export interface PackedRow {
 }
 
 /**
- * Packs completions after the prompt, left-truncated as `encodeExample` truncates the longest
- * of them (completions of one length m ⇒ exactly encodeExample's truncation for each). null
- * when nothing of the prompt survives (the first completion token would have no position to
- * be read from).
+ * The prompt's ids without the prefix, when the prompt's text already starts with it (a chat
+ * template writes the BOS into the text): the prefix is then added back exactly once.
  */
-export const packCompletions = (prompt: ReadonlyArray<number>, completions: ReadonlyArray<ReadonlyArray<number>>, blockSize: number): PackedRow | null => {
+export const promptBody = (prompt: ReadonlyArray<number>, prefix: ReadonlyArray<number>): ReadonlyArray<number> =>
+  prefix.length > 0 && prefix.every((id, i) => prompt[i] === id) ? prompt.slice(prefix.length) : prompt
+
+/**
+ * Packs completions after the prompt, left-truncated as `encodeExample` truncates the longest
+ * of them (completions of one length m ⇒ exactly encodeExample's truncation for each): the
+ * tokenizer's `prefix` (a BOS) first, once, then the surviving end of the prompt. null when
+ * neither a prefix nor anything of the prompt survives (the first completion token would have
+ * no position to be read from).
+ */
+export const packCompletions = (
+  prompt: ReadonlyArray<number>,
+  completions: ReadonlyArray<ReadonlyArray<number>>,
+  blockSize: number,
+  prefix: ReadonlyArray<number> = [],
+): PackedRow | null => {
   const longest = Math.max(0, ...completions.map((c) => c.length))
   if (completions.length === 0 || completions.some((c) => c.length === 0)) throw new Error("packCompletions: every completion needs at least one token")
-  if (longest > blockSize) throw new Error(`completion of ${longest} tokens does not fit blockSize ${blockSize}`)
-  const n = Math.min(prompt.length, blockSize + 1 - longest)
+  if (longest + Math.max(prefix.length, 1) > blockSize + 1)
+    throw new Error(`completion of ${longest} tokens does not fit blockSize ${blockSize}${prefix.length > 0 ? ` after the ${prefix.length}-token prefix` : ""}`)
+  const body = promptBody(prompt, prefix)
+  const kept = Math.min(body.length, blockSize + 1 - prefix.length - longest)
+  const n = prefix.length + kept
   if (n < 1) return null
-  const ids = [...prompt.slice(prompt.length - n)]
+  const ids = [...prefix, ...body.slice(body.length - kept)]
   const positions = ids.map((_, i) => i)
   const branch: number[] = ids.map(() => 0)
   const reads = completions.map((c, k) => {

@@ -5,9 +5,11 @@
  * string round-trips: decode(encode(s)) === s for well-formed Unicode.
  *
  * This reads files written by `bpe-train.ts` and the BPE subset of what `tokenizers` writes
- * (no normalizer, ByteLevel pre-tokenizer and decoder, no added tokens in the text).
+ * (no normalizer, ByteLevel pre-tokenizer and decoder, no added tokens in the text);
+ * `loadTokenizer` sends every other tokenizer.json to Hugging Face's library (hf-tokenizer.ts).
  */
 import { readFileSync } from "node:fs"
+import { loadHfTokenizer, type HfTokenizer } from "./hf-tokenizer.ts"
 
 /**
  * Oniguruma's `\s` (what `tokenizers` compiles GPT-2's pattern with) is Unicode White_Space:
@@ -138,4 +140,40 @@ export class Tokenizer {
   }
 }
 
-export const loadTokenizer = (path: string): Tokenizer => new Tokenizer(JSON.parse(readFileSync(path, "utf8")) as TokenizerJson)
+/**
+ * Is this exactly what `bpe-train.ts` writes: a plain byte-level BPE with GPT-2's regex, the
+ * whole byte alphabet, and nothing around it (no normalizer, added tokens, post-processor,
+ * truncation or padding)? Only then does the class above give the ids by itself.
+ */
+export const isPlainByteLevelBpe = (json: unknown): json is TokenizerJson => {
+  const j = json as Partial<Record<keyof TokenizerJson, unknown>> & { model?: Partial<Record<string, unknown>>; pre_tokenizer?: Partial<Record<string, unknown>>; decoder?: Partial<Record<string, unknown>> }
+  const m = j.model
+  const empty = (v: unknown) => v === null || v === undefined
+  const noAffix = (v: unknown) => empty(v) || v === ""
+  return (
+    empty(j.normalizer) && empty(j.post_processor) && empty(j.truncation) && empty(j.padding) &&
+    (j.added_tokens === undefined || (Array.isArray(j.added_tokens) && j.added_tokens.length === 0)) &&
+    j.pre_tokenizer?.type === "ByteLevel" && j.pre_tokenizer.add_prefix_space === false && j.pre_tokenizer.use_regex !== false &&
+    j.decoder?.type === "ByteLevel" &&
+    m?.type === "BPE" && empty(m.dropout) && empty(m.unk_token) && noAffix(m.continuing_subword_prefix) && noAffix(m.end_of_word_suffix) &&
+    m.byte_fallback !== true && m.ignore_merges !== true &&
+    typeof m.vocab === "object" && m.vocab !== null && BYTE_TO_CHAR.every((c) => Object.hasOwn(m.vocab as object, c))
+  )
+}
+
+/**
+ * A tokenizer.json as an Encoder. peftlab's own tokenizers (the `tokenize` stage's) keep the
+ * class above; every other file — Llama 3, Qwen2, Mistral, SmolLM2, GPT-2 with its added
+ * <|endoftext|> — goes to Hugging Face's library (hf-tokenizer.ts), which is the reference.
+ *
+ * Why not route everything through the library: in Node it only encodes asynchronously, so it
+ * runs behind a worker-thread bridge (a thread per tokenizer and a blocking round trip per
+ * call), while the class above is synchronous, in-process and already held equal to
+ * `tokenizers` (tests/hf/conformance.test.ts, tests/model/data/tokenizer.test.ts). For the
+ * tokenizers peftlab trains, the two give the same ids, so the library would change nothing
+ * but the cost, and the default pipeline would load a native addon (5 MB on Linux x64) it does not need.
+ */
+export const loadTokenizer = (path: string): Tokenizer | HfTokenizer => {
+  const json: unknown = JSON.parse(readFileSync(path, "utf8"))
+  return isPlainByteLevelBpe(json) ? new Tokenizer(json) : loadHfTokenizer(path)
+}

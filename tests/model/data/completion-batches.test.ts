@@ -25,6 +25,15 @@ describe("encodeExample", () => {
   it("refuses a completion longer than the block", () => {
     expect(() => encodeExample(chars, { prompt: "a", completion: "toolong" }, 4)).toThrow(/does not fit/)
   })
+  it("puts the tokenizer's prefix (a BOS) first, once, and truncates the prompt after it", () => {
+    const bos: Encoder = { encode: chars.encode, prefix: [1] }
+    const e = encodeExample(bos, { prompt: "abcdefgh:", completion: " s" }, 4) // 5 tokens: BOS + 2 of the prompt + 2
+    expect(Array.from(e.ids)).toEqual([1, ...code("h: s")])
+    expect(e.completionStart).toBe(3)
+    expect(Array.from(encodeExample(bos, { prompt: "\u0001ab:", completion: " s" }, 8).ids)).toEqual([1, ...code("ab: s")]) // already there: not twice
+    expect(Array.from(encodeExample(bos, { prompt: "ab:", completion: "xyz" }, 3).ids)).toEqual([1, ...code("xyz")])
+    expect(() => encodeExample(bos, { prompt: "ab:", completion: "wxyz" }, 3)).toThrow(/after the 1-token prefix/)
+  })
 })
 
 describe("collate", () => {
