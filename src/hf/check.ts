@@ -2,13 +2,13 @@
 import { existsSync, statSync } from "node:fs"
 import { checkHfFolder, HfUnsupported } from "./config.ts"
 
-export const checkHfFolderProblems = (dir: string): ReadonlyArray<{ param: string; message: string }> => {
+export const checkHfFolderProblems = (dir: string, blockSize?: number): ReadonlyArray<{ param: string; message: string }> => {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) return [{ param: "path", message: `${dir}: no such folder` }]
   try {
-    checkHfFolder(dir)
+    checkHfFolder(dir, blockSize)
     return []
   } catch (e) {
-    if (e instanceof HfUnsupported) return [{ param: "path", message: `${e.message} [field: ${e.field}]` }]
+    if (e instanceof HfUnsupported) return [{ param: e.field === "block_size" ? "block_size" : "path", message: `${e.message} [field: ${e.field}]` }]
     return [{ param: "path", message: e instanceof Error ? e.message : String(e) }]
   }
 }

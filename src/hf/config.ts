@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import type { GPTConfig, ModelConfig } from "../model/arch/model.ts"
+import { isLlama, type GPTConfig, type ModelConfig } from "../model/arch/config.ts"
 import { configFromLlama, LLAMA_MODEL_TYPES } from "./llama-config.ts"
 import { HfUnsupported } from "./unsupported.ts"
 
@@ -123,7 +123,25 @@ export const configFromGpt2 = (raw: unknown): GPTConfig => {
 }
 
 /** Plan-time check of a transformers folder: the config maps, and a tokenizer and weights are there. Throws HfUnsupported. */
-export const checkHfFolder = (dir: string): ModelConfig => {
+const withBlockSize = (cfg: ModelConfig, blockSize: number | undefined): ModelConfig => {
+  if (!isLlama(cfg)) {
+    if (blockSize !== undefined && blockSize !== cfg.blockSize)
+      throw new HfUnsupported("block_size", `block_size ${blockSize} is not supported for a GPT-2 checkpoint: its learned positions fix it at n_positions = ${cfg.blockSize}`)
+    return cfg
+  }
+  const want = blockSize ?? Math.min(DEFAULT_LLAMA_BLOCK, cfg.maxPositionEmbeddings)
+  if (want > cfg.maxPositionEmbeddings) throw new HfUnsupported("block_size", `block_size ${want} exceeds the checkpoint's max_position_embeddings ${cfg.maxPositionEmbeddings}`)
+  return { ...cfg, blockSize: want }
+}
+
+/** load-model's block_size when unset, for the Llama family (GPT-2's is its n_positions). */
+export const DEFAULT_LLAMA_BLOCK = 512
+
+/**
+ * Plan-time check of a transformers folder: the config maps, and a tokenizer and weights are
+ * there. `blockSize` (load-model's block_size) caps the sequences peftlab runs. Throws HfUnsupported.
+ */
+export const checkHfFolder = (dir: string, blockSize?: number): ModelConfig => {
   const cj = join(dir, "config.json")
   if (!existsSync(cj)) throw new HfUnsupported("config.json", `${dir}: no config.json`)
   let raw: unknown
@@ -134,7 +152,8 @@ export const checkHfFolder = (dir: string): ModelConfig => {
   }
   const modelType = (raw as { model_type?: unknown } | null)?.model_type
   const llama = typeof modelType === "string" && (LLAMA_MODEL_TYPES as ReadonlyArray<string>).includes(modelType)
-  const config = llama ? configFromLlama(raw) : configFromGpt2(raw)
+  const parsed = llama ? configFromLlama(raw) : configFromGpt2(raw)
+  const config = withBlockSize(parsed, blockSize)
   const hasTok = existsSync(join(dir, "tokenizer.json")) || (!llama && existsSync(join(dir, "vocab.json")) && existsSync(join(dir, "merges.txt")))
   if (!hasTok) throw new HfUnsupported("tokenizer", llama ? `${dir}: no tokenizer.json (a ${String(modelType)} checkpoint ships one)` : `${dir}: no tokenizer.json, and no vocab.json + merges.txt`)
   if (!existsSync(join(dir, "model.safetensors")) && !existsSync(join(dir, "model.safetensors.index.json")))

@@ -127,8 +127,8 @@ export const tokenizerIdCount = (json: { model?: { vocab?: unknown }; added_toke
  * peftlab's byte-level form, a Llama-family checkpoint's copied as shipped, with its
  * tokenizer_config.json). Returns the config and the parameter count.
  */
-export const importHfFolder = (dir: string, outDir: string): { config: ModelConfig; params: number; tokenizerVocab: number } => {
-  const config = checkHfFolder(dir)
+export const importHfFolder = (dir: string, outDir: string, blockSize?: number): { config: ModelConfig; params: number; tokenizerVocab: number } => {
+  const config = checkHfFolder(dir, blockSize)
   let params: Map<string, { shape: number[]; data: Float32Array }>
   let tokenizerVocab: number
   if (isLlama(config)) {

@@ -24,7 +24,7 @@ export default defineStage<LoadModelParams>({
   check: (p, pipelineDir) => {
     // tfjs-free (safetensors headers are not even read): fine for `peftlab status`.
     const dir = isAbsolute(p.path) ? p.path : resolve(pipelineDir, p.path)
-    return checkHfFolderProblems(dir)
+    return checkHfFolderProblems(dir, p.block_size)
   },
   run: (ctx) => Effect.flatMap(Effect.promise(() => import("./run.ts")), (job) => job.loadModel(ctx)),
 })

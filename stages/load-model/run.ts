@@ -11,7 +11,7 @@ export const loadModel = (ctx: StageContext<LoadModelParams>): Effect.Effect<Sta
   Effect.try({
     try: () => {
       const dir = isAbsolute(ctx.params.path) ? ctx.params.path : resolve(ctx.pipelineDir, ctx.params.path)
-      const { config, params, tokenizerVocab } = importHfFolder(dir, ctx.outDir)
+      const { config, params, tokenizerVocab } = importHfFolder(dir, ctx.outDir, ctx.params.block_size)
       const family = isLlama(config) ? `${config.family}, ${config.nHead} heads / ${config.nKvHead} key-value heads, ` : "gpt2, "
       ctx.log(`loaded ${dir}: ${family}${config.nLayer} layers, ${config.nEmbd} wide, vocabulary ${config.vocabSize}, ${params} parameters`)
       return {

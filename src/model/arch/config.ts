@@ -46,7 +46,8 @@ export interface LlamaConfig {
   readonly arch: "llama"
   readonly family: "llama" | "qwen2" | "mistral" // the transformers model_type it maps to (each fixes its biases differently)
   readonly vocabSize: number // embedding rows V
-  readonly blockSize: number // max_position_embeddings: the longest sequence peftlab will run
+  readonly blockSize: number // the longest sequence peftlab runs on it (load-model's block_size ≤ maxPositionEmbeddings): train, eval and merge truncate to it
+  readonly maxPositionEmbeddings: number // what the checkpoint was made for (max_position_embeddings), written back on export
   readonly nLayer: number // decoder layers
   readonly nHead: number // query heads
   readonly nKvHead: number // key/value heads (GQA: nHead % nKvHead = 0; each serves nHead/nKvHead query heads)

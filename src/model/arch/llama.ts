@@ -34,7 +34,7 @@ export const rotaryFor = (ctx: ForwardContext, cfg: LlamaConfig): Rotary => {
   // table covers the largest id present (B·T ints read back: gather must never index past it).
   const ids = tf.reshape(layout.positions, [B * T]) as tf.Tensor1D
   const rows = Math.max(...(ids.dataSync() as Int32Array)) + 1
-  if (rows > cfg.blockSize) throw new Error(`position ${rows - 1} exceeds max_position_embeddings ${cfg.blockSize}`)
+  if (rows > cfg.maxPositionEmbeddings) throw new Error(`position ${rows - 1} exceeds max_position_embeddings ${cfg.maxPositionEmbeddings}`)
   const { cos, sin } = ropeTables(cfg, rows)
   const at = (table: Float32Array) => tf.reshape(tf.gather(tf.tensor2d(table, [rows, half]), ids), [B, T, 1, half]) as tf.Tensor4D
   return { cos: at(cos), sin: at(sin) }
