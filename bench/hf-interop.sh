@@ -29,6 +29,7 @@ fi
 # 2. fixtures
 rm -rf "$OUT/fixtures"
 .venv/bin/python bench/hf/make_fixtures.py "$OUT/fixtures" 2>/dev/null | grep -v "^Writing" || true
+.venv/bin/python bench/hf/make_llama_fixtures.py "$OUT/fixtures" 2>/dev/null | grep -v "^Writing" || true
 .venv/bin/python - "$OUT/fixtures" tests/fixtures/hf <<'PY'
 # Same files, same bytes — but safetensors files by content (tensors + metadata): safetensors'
 # writer does not order its header deterministically across processes.
