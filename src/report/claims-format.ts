@@ -33,7 +33,10 @@ export const showPart = (p: Part): string => {
   return `${p.statistic} = ${interval}`
 }
 
-const measured = (j: Judgement): string => (j.verdict === "not measured" ? (j.wanting ?? "") : j.parts.map(showPart).join("; "))
+/** A part as shown in a claim's row: with its own verdict when the claim has several parts (which one failed). */
+const partLines = (j: Judgement): ReadonlyArray<string> => j.parts.map((p) => (j.parts.length > 1 ? `${showPart(p)}: ${p.verdict}` : showPart(p)))
+
+const measured = (j: Judgement): string => (j.verdict === "not measured" ? (j.wanting ?? "") : partLines(j).join("; "))
 
 const source = (j: Judgement): string => `${j.claim.source}, arXiv ${j.claim.arxiv}`
 
@@ -61,5 +64,5 @@ export const claimsText = (js: ReadonlyArray<Judgement>): string =>
   js.length === 0
     ? ""
     : "\nclaims (95% CI over seeds, paired by seed; holds = CI excludes the null, does not hold = CI excludes the claim):\n" +
-      js.map((j) => [`  ${j.group}: ${j.claim.statement} — ${j.verdict.toUpperCase()}`, `      ${source(j)}`, ...(j.verdict === "not measured" ? [`      ${j.wanting ?? ""}`] : j.parts.map((p) => `      ${showPart(p)}`))].join("\n")).join("\n") +
+      js.map((j) => [`  ${j.group}: ${j.claim.statement} — ${j.verdict.toUpperCase()}`, `      ${source(j)}`, ...(j.verdict === "not measured" ? [`      ${j.wanting ?? ""}`] : partLines(j).map((l) => `      ${l}`))].join("\n")).join("\n") +
       "\n"

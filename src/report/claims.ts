@@ -204,7 +204,7 @@ const judgeRanks = (claim: Claim, groups: ReadonlyArray<ReadonlyArray<Cell>>, in
   const byRank = ranked.filter((g, i) => ranked.findIndex((h) => h.rank === g.rank) === i).sort((a, b) => a.rank - b.rank)
   if (byRank.length < 2) {
     const at = byRank[0] === undefined ? "" : ` (r = ${byRank[0].rank})`
-    return notMeasured(claim, claim.method, `this run trains ${claim.method} at one rank${at}: a \`rank\` matrix axis over its attach-adapter, train and eval stages (e.g. rank: [8, 32, 128], the other methods left at theirs) would measure it`)
+    return notMeasured(claim, claim.method, `this run trains ${claim.method} at one rank${at}: a pipeline that trains it at several ranks (a \`rank\` matrix axis on the attach-adapter, train and eval stages, e.g. method: [${claim.method}, lora] × rank: [8, 32, 128]) would measure it`)
   }
   const parts = byRank.slice(1).map((higher, i): Part | undefined => {
     const lower = byRank[i]

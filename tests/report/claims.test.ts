@@ -145,7 +145,7 @@ describe("judgeClaims on a run whose truth is built in", () => {
       group: "rslora",
       verdict: "not measured",
       parts: [],
-      wanting: "this run trains rslora at one rank (r = 8): a `rank` matrix axis over its attach-adapter, train and eval stages (e.g. rank: [8, 32, 128], the other methods left at theirs) would measure it",
+      wanting: "this run trains rslora at one rank (r = 8): a pipeline that trains it at several ranks (a `rank` matrix axis on the attach-adapter, train and eval stages, e.g. method: [rslora, lora] × rank: [8, 32, 128]) would measure it",
     })
   })
 })
@@ -163,6 +163,10 @@ describe("judgeClaims: the other tests", () => {
     const fewer = run(3072, [2 / 256, 0, 1 / 256]) // 12×; Δ 1/256 ± T2·(1/256)/√3 = 0.0039 ± 0.0097: lo > −0.02
     expect(fewer.verdict).toBe("holds")
     expect(fewer.parts.map((p) => [p.value, p.bound, p.verdict])).toEqual([[12, 10, "holds"], [undefined, -0.02, "holds"]])
+    // Two parts: each row says which part decided.
+    expect(claimsMarkdown([small]).split("\n").at(-2)).toBe(
+      "| vera | ≥ 10× fewer trainable parameters than LoRA at comparable accuracy | Kopiczko et al., ICLR 2024, arXiv 2310.11454 | trainable params lora / vera = 6.86× (claim ≥ 10×): does not hold; Δ accuracy (vera − lora) = +0.000 ± 0.039 over 3 seeds (claim > −0.020): cannot be told apart | **does not hold** |",
+    )
   })
 
   it("LoRA-FA: a constant 1 MiB less at every seed holds (a zero-width interval below 0)", () => {
@@ -213,7 +217,7 @@ describe("the rendered section", () => {
       "|:---|:---|:---|:---|:---|",
       "| lora-plus | converges faster than LoRA with B's learning rate 16× A's | Hayou et al., ICML 2024, arXiv 2402.12354 | Δ mean training loss over the run (lora-plus − lora) = −0.0313 ± 0.2054 nats over 3 seeds (claim < 0 nats) | **cannot be told apart** |",
       "| dora | more accurate than LoRA at equal rank | Liu et al., ICML 2024, arXiv 2402.09353 | Δ accuracy (dora − lora) = +0.047 ± 0.039 over 3 seeds (claim > 0) | **holds** |",
-      "| rslora | a higher rank keeps helping (with s = α/√r; LoRA's α/r stalls) | Kalajdzievski, 2023, arXiv 2312.03732 | this run trains rslora at one rank (r = 8): a `rank` matrix axis over its attach-adapter, train and eval stages (e.g. rank: [8, 32, 128], the other methods left at theirs) would measure it | **not measured** |",
+      "| rslora | a higher rank keeps helping (with s = α/√r; LoRA's α/r stalls) | Kalajdzievski, 2023, arXiv 2312.03732 | this run trains rslora at one rank (r = 8): a pipeline that trains it at several ranks (a `rank` matrix axis on the attach-adapter, train and eval stages, e.g. method: [rslora, lora] × rank: [8, 32, 128]) would measure it | **not measured** |",
       "| delta-lora | more accurate than LoRA | Zi et al., 2023, arXiv 2309.02411 | Δ accuracy (delta-lora − lora) = −0.047 ± 0.039 over 3 seeds (claim > 0) | **does not hold** |",
       "",
     ])
