@@ -26,7 +26,7 @@
  */
 import type { FactorValue } from "../contracts/events.ts"
 import { CLAIMS, type Claim, type ClaimTest } from "./claims-table.ts"
-import { groupLabel, METHOD, pairBySeed, partnerOf, seedTable, valueFor, type Cell, type SeedTable } from "./compare.ts"
+import { covers, groupLabel, METHOD, pairBySeed, partnerOf, seedTable, valueFor, type Cell, type SeedTable } from "./compare.ts"
 import type { Factors, ResultRow } from "./results.ts"
 import { mean, pairedTest, type PairedTest } from "./stats.ts"
 
@@ -96,8 +96,6 @@ export const combine = (verdicts: ReadonlyArray<Verdict>): Verdict =>
 
 /** Mean loss of the first `steps` steps: the area under the curve per step. */
 export const meanLoss = (losses: ReadonlyArray<number>, steps: number): number => mean(losses.slice(0, steps))
-
-const covers = (cell: Factors, part: Factors): boolean => Object.entries(part).every(([n, v]) => cell[n] === v)
 
 /** The curve of the train that feeds a cell (the most specific one whose factors the cell's cover). */
 const curveOf = (curves: ReadonlyArray<LossCurve>, cell: Cell): ReadonlyArray<number> | undefined =>

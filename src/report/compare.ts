@@ -145,7 +145,8 @@ export const seedTable = (all: ReadonlyArray<ResultRow>): SeedTable => {
   return { groupBy, groups: groupCells(cells, groupBy) }
 }
 
-const covers = (cell: Factors, part: Factors): boolean =>
+/** Whether a cell's factors include every factor of `part` (a producer that feeds the cell). */
+export const covers = (cell: Factors, part: Factors): boolean =>
   Object.entries(part).every(([name, value]) => cell[name] === value)
 
 const collectCells = (rows: ReadonlyArray<ResultRow>): ReadonlyArray<Cell> => {
