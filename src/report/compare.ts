@@ -81,9 +81,16 @@ export interface Comparison {
   readonly selections: ReadonlyArray<Selection>
 }
 
-interface Cell {
+/** One matrix cell (one seed of a group): its factors and the compared metrics that feed it. */
+export interface Cell {
   readonly factors: Factors
   readonly values: Readonly<Partial<Record<ComparedMetric, number>>>
+}
+
+/** The reported cells grouped as the table groups them (groupKey → cells in result order). */
+export interface SeedTable {
+  readonly groupBy: ReadonlyArray<string>
+  readonly groups: ReadonlyMap<string, ReadonlyArray<Cell>>
 }
 
 export const loadComparison = (db: Database, opts: RunChoice & { readonly baseline: string }): Comparison => {
@@ -101,18 +108,17 @@ export const compareRows = (
   meta: { readonly pipeline: string; readonly runId: number; readonly baseline: string; readonly selections: ReadonlyArray<Selection> },
 ): Comparison => {
   const rows = all.filter(isReported)
-  const cells = collectCells(rows)
-  const groupBy = groupingFactors(cells)
-  const grouped = groupCells(cells, groupBy)
-  const groups = [...grouped.values()].map((members) => summarize(members, groupBy, meta.baseline))
+  const table = seedTable(rows)
+  const groupBy = table.groupBy
+  const groups = [...table.groups.values()].map((members) => summarize(members, groupBy, meta.baseline))
   return {
     pipeline: meta.pipeline,
     runId: meta.runId,
     baseline: meta.baseline,
     groupBy,
     groups: groups.map((g) => {
-      const share = shareOfFull(g, grouped, groupBy)
-      return { ...g, paired: pairAgainst(g, grouped, groupBy, meta.baseline), ...(share === undefined ? {} : { shareOfFull: share }) }
+      const share = shareOfFull(g, table)
+      return { ...g, paired: pairAgainst(g, table, meta.baseline), ...(share === undefined ? {} : { shareOfFull: share }) }
     }),
     reference: references(rows),
     selections: meta.selections,
@@ -132,7 +138,15 @@ export const loadSelections = (db: Database, rows: ReadonlyArray<ResultRow>): Re
     return [{ id: r.instanceId, factors: r.factors, chosen: s.chosen_values, reason: s.reason }]
   }).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)) // by id, not by completion order
 
-const covers = (cell: Factors, part: Factors): boolean =>
+/** The per-seed cells of the reported results, grouped: what the paired tests (and claims.ts) pair. */
+export const seedTable = (all: ReadonlyArray<ResultRow>): SeedTable => {
+  const cells = collectCells(all.filter(isReported))
+  const groupBy = groupingFactors(cells)
+  return { groupBy, groups: groupCells(cells, groupBy) }
+}
+
+/** Whether a cell's factors include every factor of `part` (a producer that feeds the cell). */
+export const covers = (cell: Factors, part: Factors): boolean =>
   Object.entries(part).every(([name, value]) => cell[name] === value)
 
 const collectCells = (rows: ReadonlyArray<ResultRow>): ReadonlyArray<Cell> => {
@@ -149,11 +163,15 @@ const collectCells = (rows: ReadonlyArray<ResultRow>): ReadonlyArray<Cell> => {
 }
 
 /** The metric from the most specific execution of its kind that feeds this cell. */
-const metricFor = (rows: ReadonlyArray<ResultRow>, anchor: ResultRow, metric: ComparedMetric): number | undefined => {
+const metricFor = (rows: ReadonlyArray<ResultRow>, anchor: ResultRow, metric: ComparedMetric): number | undefined =>
+  valueFor(rows, anchor.factors, COMPARED[metric], metric)
+
+/** A final value `name` of the most specific `kind` execution whose factors the cell's cover (e.g. attach-adapter's `rank`). */
+export const valueFor = (rows: ReadonlyArray<ResultRow>, cell: Factors, kind: string, name: string): number | undefined => {
   const feeding = rows
-    .filter((r) => r.kind === COMPARED[metric] && r.metrics[metric] !== undefined && covers(anchor.factors, r.factors))
+    .filter((r) => r.kind === kind && r.metrics[name] !== undefined && covers(cell, r.factors))
     .sort((a, b) => Object.keys(b.factors).length - Object.keys(a.factors).length)
-  return feeding[0]?.metrics[metric]
+  return feeding[0]?.metrics[name]
 }
 
 /** Factors other than the seed that take more than one value; `method` always groups. */
@@ -163,7 +181,7 @@ const groupingFactors = (cells: ReadonlyArray<Cell>): ReadonlyArray<string> => {
   return names.filter((n) => n === METHOD || varies(n))
 }
 
-const groupKey = (factors: Factors, groupBy: ReadonlyArray<string>): string =>
+export const groupKey = (factors: Factors, groupBy: ReadonlyArray<string>): string =>
   JSON.stringify(groupBy.map((n) => factors[n] ?? null))
 
 const groupCells = (cells: ReadonlyArray<Cell>, groupBy: ReadonlyArray<string>): Map<string, ReadonlyArray<Cell>> => {
@@ -204,35 +222,36 @@ export const groupLabel = (factors: Factors): string =>
     .map(([n, v]) => (n === METHOD ? String(v) : `${n}=${String(v)}`))
     .join(" ") || "all"
 
-/** The baseline group with the same other factors, or the only baseline group there is. */
-const partnerOf = (
-  g: Omit<GroupResult, "paired">,
-  grouped: Map<string, ReadonlyArray<Cell>>,
-  groupBy: ReadonlyArray<string>,
-  baseline: string,
-): ReadonlyArray<Cell> | undefined => {
-  const exact = grouped.get(groupKey({ ...g.factors, [METHOD]: baseline }, groupBy))
+/** The `method` group with the same other factors as `factors`, or the only `method` group there is. */
+export const partnerOf = (factors: Factors, table: SeedTable, method: string): ReadonlyArray<Cell> | undefined => {
+  const exact = table.groups.get(groupKey({ ...factors, [METHOD]: method }, table.groupBy))
   if (exact !== undefined) return exact
-  const all = [...grouped.values()].filter((cells) => cells[0]?.factors[METHOD] === baseline)
+  const all = [...table.groups.values()].filter((cells) => cells[0]?.factors[METHOD] === method)
   return all.length === 1 ? all[0] : undefined
+}
+
+/** Each of `own`'s cells with `partner`'s cell of the same seed (cells without a partner are left out). */
+export const pairBySeed = (own: ReadonlyArray<Cell>, partner: ReadonlyArray<Cell>): ReadonlyArray<readonly [Cell, Cell]> => {
+  const bySeed = new Map(partner.map((c) => [JSON.stringify(c.factors[SEED] ?? null), c]))
+  return own.flatMap((c) => {
+    const p = bySeed.get(JSON.stringify(c.factors[SEED] ?? null))
+    return p === undefined ? [] : [[c, p] as const]
+  })
 }
 
 const pairAgainst = (
   g: Omit<GroupResult, "paired">,
-  grouped: Map<string, ReadonlyArray<Cell>>,
-  groupBy: ReadonlyArray<string>,
+  table: SeedTable,
   baseline: string,
 ): Partial<Record<PairedMetric, PairedTest>> => {
-  const partner = g.isBaseline ? undefined : partnerOf(g, grouped, groupBy, baseline)
-  const own = grouped.get(groupKey(g.factors, groupBy)) ?? []
+  const partner = g.isBaseline ? undefined : partnerOf(g.factors, table, baseline)
+  const own = table.groups.get(groupKey(g.factors, table.groupBy)) ?? []
   const out: Partial<Record<PairedMetric, PairedTest>> = {}
   if (partner === undefined) return out
   for (const metric of PAIRED) {
-    const bySeed = new Map(partner.map((c) => [JSON.stringify(c.factors[SEED] ?? null), c.values[metric]]))
-    const diffs = own.flatMap((c) => {
-      const base = bySeed.get(JSON.stringify(c.factors[SEED] ?? null))
-      const mine = c.values[metric]
-      return base === undefined || mine === undefined ? [] : [mine - base]
+    const diffs = pairBySeed(own, partner).flatMap(([mine, base]) => {
+      const [m, b] = [mine.values[metric], base.values[metric]]
+      return m === undefined || b === undefined ? [] : [m - b]
     })
     const test = pairedTest(diffs)
     if (test !== undefined) out[metric] = test
@@ -241,19 +260,13 @@ const pairAgainst = (
 }
 
 /** Per seed paired with `full`: (acc − zero-shot) / (acc_full − zero-shot_full); mean ± t interval. */
-const shareOfFull = (
-  g: Omit<GroupResult, "paired">,
-  grouped: Map<string, ReadonlyArray<Cell>>,
-  groupBy: ReadonlyArray<string>,
-): Estimate | undefined => {
+const shareOfFull = (g: Omit<GroupResult, "paired">, table: SeedTable): Estimate | undefined => {
   if (g.factors[METHOD] === FULL) return undefined
-  const partner = partnerOf(g, grouped, groupBy, FULL)
+  const partner = partnerOf(g.factors, table, FULL)
   if (partner === undefined) return undefined
-  const bySeed = new Map(partner.map((c) => [JSON.stringify(c.factors[SEED] ?? null), c.values]))
-  const own = grouped.get(groupKey(g.factors, groupBy)) ?? []
-  const ratios = own.flatMap((c) => {
-    const f = bySeed.get(JSON.stringify(c.factors[SEED] ?? null))
-    const [acc, base, accFull, baseFull] = [c.values.accuracy, c.values.base_accuracy, f?.accuracy, f?.base_accuracy]
+  const own = table.groups.get(groupKey(g.factors, table.groupBy)) ?? []
+  const ratios = pairBySeed(own, partner).flatMap(([c, f]) => {
+    const [acc, base, accFull, baseFull] = [c.values.accuracy, c.values.base_accuracy, f.values.accuracy, f.values.base_accuracy]
     if (acc === undefined || base === undefined || accFull === undefined || baseFull === undefined || !(accFull - baseFull > 0)) return []
     return [(acc - base) / (accFull - baseFull)]
   })

@@ -1,11 +1,14 @@
 /**
  * report: the comparison of a run as a cached artifact — every test-split eval it collects
  * (fan-in over the matrix), with the trains (cost, loss curves) and select choices when given.
- * Writes comparison.txt / .md / .csv / .json / .tex (the formats of `peftlab compare`) and
- * curves.svg + curves.png (those of `peftlab plot`). It reads only its input artifacts, so it is
- * cached like any stage and reruns exactly when one of them changes; it leaves out what differs
- * between two runs of the same inputs (train time, throughput, peak memory: `peftlab compare`
- * shows those), so the same inputs give the same bytes — also after a crash and a resume.
+ * Writes comparison.txt / .md / .csv / .json / .tex (the formats of `peftlab compare`; .md and
+ * .txt end with the claims section — each method's published headline judged on these results,
+ * src/report/claims.ts — whose judgements claims.json holds) and curves.svg + curves.png (those
+ * of `peftlab plot`). It reads only its input artifacts, so it is cached like any stage and
+ * reruns exactly when one of them changes; it leaves out what differs between two runs of the
+ * same inputs (train time, throughput, the worker's peak RSS: `peftlab compare` shows those; a
+ * step's peak tensor bytes is a function of the inputs and stays), so the same inputs give the
+ * same bytes — also after a crash and a resume.
  */
 import { Effect } from "effect"
 import { defineStage } from "../../src/contracts/stage.ts"

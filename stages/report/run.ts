@@ -6,6 +6,8 @@ import { StageError } from "../../src/contracts/stage.ts"
 import type { InputArtifact, StageContext, StageOutput } from "../../src/contracts/stage.ts"
 import type { ReportParams } from "./params.ts"
 import { chosenKey } from "../../src/pipeline/refs.ts"
+import { judgeClaims, type LossCurve } from "../../src/report/claims.ts"
+import { claimsMarkdown, claimsText } from "../../src/report/claims-format.ts"
 import { compareRows, type Comparison, type Selection } from "../../src/report/compare.ts"
 import { formatComparison, type ComparisonFormat } from "../../src/report/format.ts"
 import { aggregateCurves, renderSvg, toPng } from "../../src/report/plot.ts"
@@ -52,16 +54,20 @@ export const report = (ctx: StageContext<ReportParams>): Effect.Effect<StageOutp
     try: async () => {
       const evals = ctx.collected.evals ?? []
       const trains = ctx.collected.trains ?? []
-      const c: Comparison = compareRows(rowsOf(evals, trains), { pipeline: ctx.params.title, runId: 0, baseline: ctx.params.baseline, selections: selectionsOf(ctx.collected.selections ?? []) })
+      const rows = rowsOf(evals, trains)
+      const c: Comparison = compareRows(rows, { pipeline: ctx.params.title, runId: 0, baseline: ctx.params.baseline, selections: selectionsOf(ctx.collected.selections ?? []) })
       if (c.groups.length === 0) throw new StageError({ reason: "MissingInput", message: `nothing to compare: none of the ${evals.length} collected evals is on the test split` })
-      for (const [format, ext] of FORMATS) writeFileSync(path.join(ctx.outDir, `comparison.${ext}`), formatComparison(c, format))
-      const compared = new Set(c.groups.map((g) => g.label))
-      const series = trains.flatMap((t) => {
+      const curves: ReadonlyArray<LossCurve> = trains.flatMap((t) => {
         const file = path.join(t.dir, LOSS_CURVE)
-        if (!existsSync(file)) return []
-        const losses = JSON.parse(readFileSync(file, "utf8")) as ReadonlyArray<number>
-        return [{ factors: t.factors, points: losses.map((value, step) => ({ step, value })) }]
+        return existsSync(file) ? [{ factors: t.factors, losses: JSON.parse(readFileSync(file, "utf8")) as ReadonlyArray<number> }] : []
       })
+      // Each paper's headline judged on these results (src/report/claims.ts): after the table in .md and .txt, and as JSON.
+      const claims = judgeClaims({ rows, curves })
+      const section: Partial<Record<ComparisonFormat, string>> = { md: claimsMarkdown(claims), table: claimsText(claims) }
+      for (const [format, ext] of FORMATS) writeFileSync(path.join(ctx.outDir, `comparison.${ext}`), formatComparison(c, format) + (section[format] ?? ""))
+      writeFileSync(path.join(ctx.outDir, "claims.json"), JSON.stringify(claims, null, 2) + "\n")
+      const compared = new Set(c.groups.map((g) => g.label))
+      const series = curves.map((t) => ({ factors: t.factors, points: t.losses.map((value, step) => ({ step, value })) }))
       const data: PlotData = {
         title: ctx.params.title,
         curves: aggregateCurves(series).filter((p) => compared.has(p.method)),

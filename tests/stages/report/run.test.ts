@@ -34,7 +34,8 @@ const picks = [art("pick[method=lora]", "select", { method: "lora" }, { "chosen.
 describe("report stage", () => {
   it("writes the comparison in every format and the plot, from its collected inputs", async () => {
     const { output, outDir } = await runStage(reportStage, { params: { title: "tiny", png: false }, collected: { evals, trains, selections: picks } })
-    expect(readdirSync(outDir).sort()).toEqual(["comparison.csv", "comparison.json", "comparison.md", "comparison.tex", "comparison.txt", "curves.svg"])
+    expect(readdirSync(outDir).sort()).toEqual(["claims.json", "comparison.csv", "comparison.json", "comparison.md", "comparison.tex", "comparison.txt", "curves.svg"])
+    expect(readFileSync(join(outDir, "claims.json"), "utf8")).toBe("[]\n") // lora and full: no paper claim to judge
     expect(output.summary).toEqual({ groups: 2, evals: 5, best: "full", best_accuracy: 0.95 })
     const table = readFileSync(join(outDir, "comparison.txt"), "utf8")
     expect(table.split("\n")[0]).toBe("tiny · test split · mean ± 95% CI over seeds (Student t) · n = seeds · share of full FT gain = (acc − zero-shot)/(acc_full − zero-shot), paired by seed")
@@ -57,6 +58,20 @@ describe("report stage", () => {
     expect(table).toContain("trainable params")
     expect(table).not.toContain("train time")
     expect(table).not.toContain("peak RSS")
+  }, 60_000)
+
+  it("ends the Markdown and the text with the claims section, judged from the collected evals and trains", async () => {
+    // LoRA+ at λ = 16: mean training loss (2 + 1 + 1)/3 vs LoRA's (2 + 1.5 + 1)/3 on both seeds → Δ = −1/6 ± 0: holds.
+    const plusEvals = [0.75, 0.85].map((accuracy, i) => art(`eval[method=lora-plus,seed=${i + 1}]`, "eval", { method: "lora-plus", seed: i + 1 }, { split: "test", accuracy }))
+    const plusTrains = [1, 2].map((seed) => art(`train[method=lora-plus,seed=${seed}]`, "train", { method: "lora-plus", seed }, { trainable_params: 10, rank: 8, loraplus_ratio: 16 }, { "loss.json": "[2,1,1]" }))
+    const loraTrains = [1, 2].map((seed) => art(`train[method=lora,seed=${seed}]`, "train", { method: "lora", seed }, { trainable_params: 10, rank: 8 }, { "loss.json": "[2,1.5,1]" }))
+    const { outDir } = await runStage(reportStage, { params: { png: false }, collected: { evals: [...evals.slice(0, 2), ...plusEvals], trains: [...loraTrains, ...plusTrains] } })
+    const md = readFileSync(join(outDir, "comparison.md"), "utf8")
+    expect(md.indexOf("### Claims")).toBeGreaterThan(md.indexOf("| lora-plus | 2 |"))
+    expect(md).toContain("| lora-plus | converges faster than LoRA with B's learning rate 16× A's | Hayou et al., ICML 2024, arXiv 2402.12354 | Δ mean training loss over the run (lora-plus − lora) = −0.1667 ± 0.0000 nats over 2 seeds (claim < 0 nats) | **holds** |\n")
+    expect(readFileSync(join(outDir, "comparison.txt"), "utf8")).toContain("  lora-plus: converges faster than LoRA with B's learning rate 16× A's — HOLDS\n")
+    const claims = JSON.parse(readFileSync(join(outDir, "claims.json"), "utf8")) as Array<{ group: string; verdict: string }>
+    expect(claims.map((c) => [c.group, c.verdict])).toEqual([["lora-plus", "holds"]])
   }, 60_000)
 
   it("fails clearly when no collected eval is on the test split", async () => {
