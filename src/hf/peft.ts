@@ -189,9 +189,11 @@ const deltaLoRAPair = (c: Ctx, l: number, p: Proj, s: number): { pair: Pair; dro
   const r = c.ac.r
   const A = tensorOf(c.tensors, ours(l, p, "lora_A.weight"), c.file) // (r, in)
   const B = tensorOf(c.tensors, ours(l, p, "lora_B.weight"), c.file) // (out, r)
-  const WT = tensorOf(c.tensors, ours(l, p, "base_layer.weight"), c.file) // (out, in): W_T stored transposed
-  const [out = 0, inF = 0] = WT.shape
   const W0 = needBase(c, `h.${l}.${OUR_PREFIX[p]}.kernel`, "Delta-LoRA's export") // (in, out)
+  const [inF = 0, out = 0] = W0.shape
+  // W_T stored transposed (out, in); an untrained (attach-adapter) artifact has none: W_T = W₀.
+  const stored = ours(l, p, "base_layer.weight")
+  const WT = c.tensors.has(stored) ? tensorOf(c.tensors, stored, c.file) : { shape: [out, inF], data: Float32Array.from({ length: inF * out }, (_, k) => W0.data[(k % inF) * out + Math.floor(k / inF)] ?? 0) }
   const D = new Float64Array(inF * out)
   for (let i = 0; i < inF; i++)
     for (let o = 0; o < out; o++) {

@@ -223,6 +223,26 @@ describe("PEFT LoRA export", () => {
   })
 })
 
+describe("PEFT Delta-LoRA export before training", () => {
+  it("an attach-adapter artifact (no W_T saved) exports as its s·A·B, rank r inside the rank-2r module", async () => {
+    const model = initGPT(cfg, 1)
+    const settings = resolveSettings(getMethod("delta-lora"), { rank: 2, alpha: 4, targets: ["o"], seed: 2 })
+    const a = Adapter.create(getMethod("delta-lora"), cfg, settings, { model })
+    for (const t of a.tensors.values()) t.variable.assign(tf.randomNormal(t.variable.shape, 0, 0.5, "float32", 3))
+    const out = mkdtempSync(join(dir, "delta-attach-"))
+    await saveAdapter(out, a) // as attach-adapter saves: no model, no W
+    const params = new Map([...model.params].map(([n, v]) => [n, { shape: v.shape, data: Float32Array.from(v.dataSync()) }]))
+    const peft = toPeft(cfg, out, params)
+    const t = new Map(peft.tensors.map((x) => [x.name, x]))
+    const d = peftLoraDelta(get(t, "base_model.model.transformer.h.0.attn.c_proj.lora_A.weight"), get(t, "base_model.model.transformer.h.0.attn.c_proj.lora_B.weight"), (peft.config.lora_alpha as number) / (peft.config.r as number))
+    expect(peft.config.r).toBe(4) // always rank 2r: here two of the SVD's columns carry σ ≈ 0
+
+    expectBlock(d, C, Float64Array.from(a.delta(a.targets[0]!).dataSync()), 0, C, "c_proj")
+    a.dispose()
+    disposeGPT(model)
+  })
+})
+
 describe("PEFT IA3 export", () => {
   it("(IA)³ on k, v, o, mlp_down: ia3_l (out, 1) with 1 in c_attn's q block, (1, in) for mlp.c_proj (feedforward); PEFT's merge gives peftlab's ΔW and Δb", async () => {
     const targets = ["k", "v", "o", "mlp_down"]
