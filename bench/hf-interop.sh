@@ -7,7 +7,8 @@
 #  2. regenerates tests/fixtures/hf with transformers/tokenizers/safetensors into bench/out/hf/
 #     and says whether the committed fixtures are reproduced byte for byte
 #  3. runs pipelines/quick.yaml, bench/hf/interop.yaml (LoRA on all six projections, VeRA on
-#     q/o/mlp) and bench/hf/import.yaml (a transformers-written GPT-2 fine-tuned by peftlab)
+#     q/o/mlp), bench/hf/methods.yaml (DoRA, rsLoRA, PiSSA, OLoRA, Delta-LoRA, (IA)³) and
+#     bench/hf/import.yaml (a transformers-written GPT-2 fine-tuned by peftlab)
 #  4. `peftlab export`s every base, adapter and merge; peftlab computes its logits for them
 #  5. bench/hf/check.py loads each folder in transformers / PEFT and compares (≤ 1e-4)
 # Usage: bash bench/hf-interop.sh   (runs dir: bench/out/hf-runs; everything under bench/out/hf)
@@ -51,7 +52,7 @@ for f in files:
 print("fixtures: tests/fixtures/hf reproduced exactly (" + str(len(files)) + " files)" if not diff else "fixtures: DIFFER from tests/fixtures/hf: " + ", ".join(diff))
 PY
 # 3. pipelines
-for p in pipelines/quick.yaml bench/hf/interop.yaml bench/hf/import.yaml; do
+for p in pipelines/quick.yaml bench/hf/interop.yaml bench/hf/methods.yaml bench/hf/import.yaml; do
   node bin/peftlab.js run "$p" --plain > "$OUT/$(basename "$p" .yaml).log" 2>&1 || { echo "peftlab run $p failed:"; tail -n 20 "$OUT/$(basename "$p" .yaml).log"; exit 1; }
   echo "ran $p ($(grep -c '^finished\|^cached' "$OUT/$(basename "$p" .yaml).log") stages finished or cached)"
 done
@@ -70,7 +71,7 @@ const exportOne = (pipeline, id, name) => {
   if (r.status === 2) return { refused: r.stderr.trim().split("\n")[0] }
   throw new Error(`export ${name}: ${r.stderr}`)
 }
-for (const [pipeline, tag] of [["pipelines/quick.yaml", "quick"], ["bench/hf/interop.yaml", "interop"], ["bench/hf/import.yaml", "import"]]) {
+for (const [pipeline, tag] of [["pipelines/quick.yaml", "quick"], ["bench/hf/interop.yaml", "interop"], ["bench/hf/methods.yaml", "methods"], ["bench/hf/import.yaml", "import"]]) {
   const ids = execFileSync("node", ["bin/peftlab.js", "status", pipeline, "--json"], { encoding: "utf8" }).trim().split("\n").map((l) => JSON.parse(l).id)
   for (const id of ids.filter((i) => i === "base" || i.startsWith("merge["))) {
     const name = `${tag}:${id}`

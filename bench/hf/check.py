@@ -5,7 +5,7 @@ transformers 5.17 and PEFT 0.21 and compares with what peftlab computed (bench/h
 For a model export (build-model / load-model / merge):
   AutoTokenizer ids == peftlab ids; AutoModelForCausalLM logits vs peftlab logits (≤ 1e-4).
 For an adapter export (train):
-  base/ logits vs peftlab's base (Delta-LoRA: with its trained W) (≤ 1e-4);
+  base/ logits vs peftlab's original base (every method, Delta-LoRA, PiSSA and OLoRA too) (≤ 1e-4);
   PeftModel.from_pretrained(base, dir) logits vs peftlab's adapter logits (≤ 1e-4), with no
   missing/unexpected adapter keys, and the adapter changing the logits (it is not silently ignored);
   merge_and_unload() logits vs peftlab's merged model (≤ 1e-4), and its weights vs the exported

@@ -2,7 +2,7 @@
  * peftlab's side of the interop check (bench/hf-interop.sh): for a model artifact, and optionally
  * an adapter artifact trained on it, writes the token ids and logits peftlab computes for real
  * prompts (SpamAssassin test e-mails and a few sentences) to a safetensors file:
- *   ids.i, base.i       the base (for Delta-LoRA: the base with its trained W — what base/ exports)
+ *   ids.i, base.i       the original base (what base/ exports, for every method)
  *   adapter.i           base + adapter (peftlab's forward hook)
  *   merged.i            peftlab's merged model (src/adapters/merge.ts, what the merge stage writes)
  * Usage: tsx bench/hf/peftlab-logits.ts <jobs.json>, a list of { out, model, adapter? } (one process
@@ -42,8 +42,8 @@ for (const job of jobs) {
   ids.forEach((seq, i) => tensors.push({ name: `ids.${i}`, dtype: "I32", shape: [seq.length], data: Int32Array.from(seq) }))
   if (adapterDir === undefined) put("base", logits(model))
   else {
+    put("base", logits(model)) // the original base: what base/ exports, for every method
     const adapter = await loadAdapter(adapterDir, model) // Delta-LoRA: writes its trained W into `model`
-    put("base", logits(model))
     put("adapter", logits(model, adapter.hook(undefined, model)))
     const merged = mergedModel(model, adapter)
     put("merged", logits(merged))

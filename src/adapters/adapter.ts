@@ -111,6 +111,10 @@ export class Adapter implements AdapterHandle {
         if (model === undefined) throw new Error(`${this.method.name} needs the base weight of ${target.prefix}: pass the model`)
         return param(model, `${target.prefix}.kernel`)
       },
+      baseBias: () => {
+        if (model === undefined) throw new Error(`${this.method.name} needs the base bias of ${target.prefix}: pass the model`)
+        return model.params.get(`${target.prefix}.bias`) ?? null
+      },
     }
   }
 
@@ -128,6 +132,11 @@ export class Adapter implements AdapterHandle {
   /** ΔW (d_in, d_out) of one target. */
   delta(t: Target, model?: GPT): tf.Tensor2D {
     return this.method.delta(this.view(t, model), this.settings)
+  }
+
+  /** Δb (d_out) of one target, or null where the method leaves the bias alone. */
+  deltaBias(t: Target, model?: GPT): tf.Tensor1D | null {
+    return this.method.deltaBias?.(this.view(t, model), this.settings) ?? null
   }
 
   byRole(role: TensorRole): AdapterTensor[] {

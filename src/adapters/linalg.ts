@@ -1,6 +1,8 @@
 /**
- * Tiny dense linear algebra in float64 JavaScript, for r×r matrices (tfjs has no inverse).
- * Used by LoRA-FA's gradient projection, where r ≤ a few hundred.
+ * Small dense linear algebra in float64 JavaScript (tfjs has no inverse, SVD or QR).
+ * The r×r inverse serves LoRA-FA's gradient projection (r ≤ a few hundred); the SVD and QR
+ * initialise PiSSA and OLoRA from a layer's weight (d_in, d_out ≤ a few thousand) and turn
+ * Delta-LoRA's trained ΔW into LoRA factors on export.
  */
 
 /** Inverse of a square row-major n×n matrix by Gauss-Jordan elimination with partial pivoting. */
@@ -42,4 +44,160 @@ const swapRows = (a: Float64Array, w: number, i: number, j: number): void => {
     a[i * w + k] = a[j * w + k] ?? 0
     a[j * w + k] = t
   }
+}
+
+/** A dense row-major matrix in float64. */
+export interface Mat {
+  readonly rows: number
+  readonly cols: number
+  readonly data: Float64Array
+}
+
+export const mat = (rows: number, cols: number, data: ArrayLike<number>): Mat => {
+  if (data.length !== rows * cols) throw new Error(`mat: expected ${rows * cols} entries, got ${data.length}`)
+  return { rows, cols, data: Float64Array.from(data) }
+}
+
+export const transposeMat = (m: Mat): Mat => {
+  const out = new Float64Array(m.rows * m.cols)
+  for (let i = 0; i < m.rows; i++) for (let j = 0; j < m.cols; j++) out[j * m.rows + i] = m.data[i * m.cols + j] ?? 0
+  return { rows: m.cols, cols: m.rows, data: out }
+}
+
+/** The thin SVD's leading k terms: M ≈ U·diag(S)·Vᵀ, U (rows, k), S descending (k), V (cols, k). */
+export interface Svd {
+  readonly U: Mat
+  readonly S: Float64Array
+  readonly V: Mat
+}
+
+/**
+ * The top-k singular triplets of M (rows × cols), by one-sided Jacobi (Hestenes 1958; Demmel &
+ * Veselić 1992): plane rotations orthogonalize the columns of a working copy G = M·V until every
+ * pair is orthogonal to `tol` relative; then σ_j = ‖G_j‖, U_j = G_j/σ_j. Works on the side with
+ * fewer columns (Mᵀ otherwise), O(rows·cols²) per sweep, float64 throughout: accurate to ~1e-15
+ * relative to σ_1, far below the float32 the factors are stored in. Sweeps until no rotation is
+ * needed (≤ 60; a few for matrices of a model's size). A zero column gets σ = 0 and U_j = 0.
+ */
+export const topSvd = (m: Mat, k: number): Svd => {
+  if (m.rows < m.cols) {
+    const t = topSvd(transposeMat(m), k)
+    return { U: t.V, S: t.S, V: t.U }
+  }
+  const { rows, cols } = m
+  if (!Number.isInteger(k) || k < 1 || k > cols) throw new Error(`topSvd: k = ${k} must be in 1..${cols} (the smaller dimension of ${rows}×${cols})`)
+  // Column-major copies: G's column j and V's column j are contiguous.
+  const G = new Float64Array(rows * cols)
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) G[j * rows + i] = m.data[i * cols + j] ?? 0
+  const V = new Float64Array(cols * cols)
+  for (let j = 0; j < cols; j++) V[j * cols + j] = 1
+  const tol = 1e-15
+  for (let sweep = 0; sweep < 60; sweep++) {
+    let rotated = false
+    for (let p = 0; p < cols - 1; p++)
+      for (let q = p + 1; q < cols; q++) {
+        let alpha = 0
+        let beta = 0
+        let gamma = 0
+        for (let i = 0; i < rows; i++) {
+          const gp = G[p * rows + i] ?? 0
+          const gq = G[q * rows + i] ?? 0
+          alpha += gp * gp
+          beta += gq * gq
+          gamma += gp * gq
+        }
+        if (gamma === 0 || Math.abs(gamma) <= tol * Math.sqrt(alpha * beta)) continue
+        rotated = true
+        // The rotation that zeroes the (p, q) entry of GᵀG (Golub & Van Loan §8.6.3).
+        const zeta = (beta - alpha) / (2 * gamma)
+        const t = Math.sign(zeta || 1) / (Math.abs(zeta) + Math.sqrt(1 + zeta * zeta))
+        const c = 1 / Math.sqrt(1 + t * t)
+        const s = c * t
+        rotate(G, rows, p, q, c, s)
+        rotate(V, cols, p, q, c, s)
+      }
+    if (!rotated) break
+  }
+  const norms = Array.from({ length: cols }, (_, j) => {
+    let acc = 0
+    for (let i = 0; i < rows; i++) acc += (G[j * rows + i] ?? 0) ** 2
+    return Math.sqrt(acc)
+  })
+  const order = norms.map((_, j) => j).sort((a, b) => (norms[b] ?? 0) - (norms[a] ?? 0) || a - b).slice(0, k)
+  const U = new Float64Array(rows * k)
+  const Vk = new Float64Array(cols * k)
+  const S = new Float64Array(k)
+  order.forEach((j, c) => {
+    const sigma = norms[j] ?? 0
+    S[c] = sigma
+    for (let i = 0; i < rows; i++) U[i * k + c] = sigma === 0 ? 0 : (G[j * rows + i] ?? 0) / sigma
+    for (let i = 0; i < cols; i++) Vk[i * k + c] = V[j * cols + i] ?? 0
+  })
+  return { U: { rows, cols: k, data: U }, S, V: { rows: cols, cols: k, data: Vk } }
+}
+
+/** Columns p, q of a column-major matrix with `n` rows ← [c·x − s·y, s·x + c·y]. */
+const rotate = (a: Float64Array, n: number, p: number, q: number, c: number, s: number): void => {
+  for (let i = 0; i < n; i++) {
+    const x = a[p * n + i] ?? 0
+    const y = a[q * n + i] ?? 0
+    a[p * n + i] = c * x - s * y
+    a[q * n + i] = s * x + c * y
+  }
+}
+
+/**
+ * The reduced QR of M (rows × cols) by Householder reflections (Golub & Van Loan §5.2):
+ * M = Q·R, Q (rows, n) with orthonormal columns, R (n, cols) upper trapezoidal, n = min(rows, cols).
+ * The reflector of column j maps x to −sign(x_j)·‖x‖·e_j, and is the identity when x is zero
+ * below its pivot, as LAPACK's geqrf does: R's signs are torch.linalg.qr's.
+ */
+export const qr = (m: Mat): { Q: Mat; R: Mat } => {
+  const { rows, cols } = m
+  const n = Math.min(rows, cols)
+  const R = Float64Array.from(m.data) // rows × cols, overwritten by R
+  const vs: Float64Array[] = []
+  for (let j = 0; j < n; j++) {
+    let below = 0
+    for (let i = j + 1; i < rows; i++) below += (R[i * cols + j] ?? 0) ** 2
+    const v = new Float64Array(rows - j)
+    const x0 = R[j * cols + j] ?? 0
+    // Nothing below the diagonal: H = I (LAPACK's dlarfg, τ = 0), the pivot keeps its sign.
+    if (below === 0) {
+      vs.push(v)
+      continue
+    }
+    const norm = Math.sqrt(x0 * x0 + below)
+    const alpha = x0 >= 0 ? -norm : norm
+    for (let i = j; i < rows; i++) v[i - j] = R[i * cols + j] ?? 0
+    v[0] = x0 - alpha
+    let vv = 0
+    for (const x of v) vv += x * x
+    vs.push(v)
+    if (vv === 0) continue // the column is already zero below the diagonal
+    for (let c = j; c < cols; c++) {
+      let dot = 0
+      for (let i = j; i < rows; i++) dot += (v[i - j] ?? 0) * (R[i * cols + c] ?? 0)
+      const f = (2 * dot) / vv
+      for (let i = j; i < rows; i++) R[i * cols + c] = (R[i * cols + c] ?? 0) - f * (v[i - j] ?? 0)
+    }
+  }
+  // Q = H_0·H_1·…·H_{n−1} applied to the first n columns of the identity, last reflector first.
+  const Q = new Float64Array(rows * n)
+  for (let c = 0; c < n; c++) Q[c * n + c] = 1
+  for (let j = n - 1; j >= 0; j--) {
+    const v = vs[j] as Float64Array
+    let vv = 0
+    for (const x of v) vv += x * x
+    if (vv === 0) continue
+    for (let c = 0; c < n; c++) {
+      let dot = 0
+      for (let i = j; i < rows; i++) dot += (v[i - j] ?? 0) * (Q[i * n + c] ?? 0)
+      const f = (2 * dot) / vv
+      for (let i = j; i < rows; i++) Q[i * n + c] = (Q[i * n + c] ?? 0) - f * (v[i - j] ?? 0)
+    }
+  }
+  const Rn = new Float64Array(n * cols)
+  for (let i = 0; i < n; i++) for (let c = i; c < cols; c++) Rn[i * cols + c] = R[i * cols + c] ?? 0
+  return { Q: { rows, cols: n, data: Q }, R: { rows: n, cols, data: Rn } }
 }

@@ -55,6 +55,8 @@ export interface LayerView {
    * it (DoRA's column norm). Throws where the caller did not pass the model.
    */
   base(): tf.Variable
+  /** The layer's bias b (d_out), for methods that scale the layer's whole output ((IA)³); null where the layer has none. Throws like `base`. */
+  baseBias(): tf.Variable | null
 }
 
 export interface RunMode {
@@ -74,7 +76,7 @@ export interface Method extends MethodSpec {
   /** Settings after the method's own rules (e.g. Delta-LoRA forces dropout 0). */
   normalize?(s: AdapterSettings): AdapterSettings
   /** Parameter counts from shapes alone (oracle 8: also for models we never build). */
-  counts(targets: ReadonlyArray<Pick<Target, "dIn" | "dOut">>, s: AdapterSettings): Counts
+  counts(targets: ReadonlyArray<Pick<Target, "proj" | "dIn" | "dOut">>, s: AdapterSettings): Counts
   /**
    * Initial tensors in a fixed order, deterministic in the settings. `base` gives a target's
    * frozen kernel W when the caller has the model (DoRA's magnitude starts at ‖W‖_c).
@@ -84,6 +86,11 @@ export interface Method extends MethodSpec {
   forward(v: LayerView, x: tf.Tensor2D, s: AdapterSettings, mode: RunMode): tf.Tensor2D
   /** ΔW (d_in, d_out): the one function used by merge, unmerge and the tests. */
   delta(v: LayerView, s: AdapterSettings): tf.Tensor2D
+  /**
+   * Δb (d_out) where the method also changes the layer's bias ((IA)³ scales y = x·W + b, bias
+   * included, as PEFT does): merge adds it to b. null or absent: the bias is left alone.
+   */
+  deltaBias?(v: LayerView, s: AdapterSettings): tf.Tensor1D | null
   /**
    * Where forward(x) = x·ΔW exactly in this mode (no dropout, nothing input-dependent): ΔW
    * (d_in, d_out), which the model folds into W before its own product — y = x·(W + ΔW) + b,

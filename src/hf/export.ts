@@ -2,7 +2,8 @@
  * `peftlab export`: a committed stage artifact → Hugging Face folders (tfjs-free).
  *   build-model, load-model, merge → a transformers GPT-2 folder (AutoModelForCausalLM / AutoTokenizer).
  *   attach-adapter, train          → a PEFT adapter folder, with the GPT-2 base it applies to in
- *                                    `base/` (for Delta-LoRA: the base with its trained W).
+ *                                    `base/`: the original base, for every method (Delta-LoRA,
+ *                                    PiSSA and OLoRA as LoRA of rank 2r on it).
  * Export is a command rather than part of every artifact: the store keeps one layout (peftlab's),
  * cached results of earlier runs export without rerunning, and a VeRA adapter that PEFT cannot
  * express fails here, with the reason, instead of failing the pipeline.
@@ -52,16 +53,15 @@ export const exportArtifact = (src: ExportSource, outDir: string): ExportResult 
     if (ADAPTER_KINDS.includes(src.kind)) {
       if (src.modelDir === undefined) throw new Error(`${src.kind} export needs the base model's artifact`)
       const { config, params } = readPeftlabModel(src.modelDir)
-      if (isLlama(config)) throw new HfUnsupported("arch", "PEFT export of adapters on a Llama-family base is not available in this build")
-      const peft = toPeft(config, src.dir)
+      const peft = toPeft(config, src.dir, params)
       const base = join(out, "base")
       mkdirSync(base)
-      writeHfModel(base, config, params, join(src.modelDir, "tokenizer.json"), peft.updatedBase)
+      writeHfModel(base, config, params, join(src.modelDir, "tokenizer.json"))
       writePeftFolder(out, peft, base)
       provenance({ format: `PEFT ${String(peft.config.peft_type)}`, base: "base/" })
       return {
         written: [out, base],
-        note: `a PEFT ${String(peft.config.peft_type)} adapter: PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained("${base}"), "${out}")${peft.updatedBase.size > 0 ? " — base/ holds the W that Delta-LoRA trained" : ""}`,
+        note: `a PEFT ${String(peft.config.peft_type)} adapter: PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained("${base}"), "${out}")`,
       }
     }
     throw new HfUnsupported("kind", `stage kind ${src.kind} has nothing to export (exportable: ${[...MODEL_KINDS, ...ADAPTER_KINDS].join(", ")})`)

@@ -2,7 +2,9 @@
  * The contract is enough for a sixth method: a DoRA (Liu et al., arXiv 2402.09353) written
  * here as one object, never registered, trains and merges through the same Adapter, Trainer
  * and mergedModel as the five. W' = m ⊙ (W + s·A·B) / ‖W + s·A·B‖_c, with the norm over d_in
- * for each output column and m initialised to ‖W‖_c.
+ * for each output column and m initialised to ‖W‖_c. (The registered DoRA, src/adapters/dora.ts,
+ * also detaches the norm from the gradient, as PEFT does; this one stays as the proof that the
+ * contract alone is enough.)
  */
 import * as tf from "@tensorflow/tfjs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"

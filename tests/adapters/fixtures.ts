@@ -54,8 +54,9 @@ export const cloneModel = (model: GPT): GPT => ({
   params: new Map([...model.params].map(([k, v]) => [k, tf.variable(v, false)])),
 })
 
+/** With the model: DoRA, PiSSA and OLoRA read W at init. */
 export const makeAdapter = (method: Method, model: GPT, extra: SettingsRequest = {}): Adapter =>
-  Adapter.create(method, model.config, settingsFor(method.name, extra))
+  Adapter.create(method, model.config, settingsFor(method.name, extra), { model })
 
 /** A fixed batch: random tokens, loss on the last 3 positions (the "completion"). */
 export const makeBatch = (seed: number, B = 3, T = 8): Batch => {

@@ -54,12 +54,13 @@ describe.each(METHODS.map((m) => [m.name, m] as const))("%s", (_name, method) =>
     const t0 = a.targets[0]!
     if (method.name === "full") expect(cfg.modified_base).toEqual([...model.params.keys()])
     else if (method.name === "vera") expect(tensors.get("base_model.vera_A")?.shape).toEqual([a.settings.rank, 64])
+    else if (method.name === "ia3") expect(tensors.get(`base_model.model.${t0.prefix}.ia3_l`)?.shape).toEqual([t0.dOut])
     else expect(tensors.get(`base_model.model.${t0.prefix}.lora_A.weight`)?.shape).toEqual([a.settings.rank, t0.dIn])
     expect(cfg.modified_base.length > 0).toBe(method.name === "delta-lora" || method.name === "full")
 
     const fresh = cloneModel(base)
     const loaded = await loadAdapter(dir, fresh)
-    const [y0, y1] = [forward(model, b.idx, a.hook()), forward(fresh, b.idx, loaded.hook())]
+    const [y0, y1] = [forward(model, b.idx, a.hook(undefined, model)), forward(fresh, b.idx, loaded.hook(undefined, fresh))]
     expect(values(y1)).toEqual(values(y0))
     for (const [k, v] of model.params) expect(values(fresh.params.get(k) as tf.Tensor), k).toEqual(values(v))
     tf.dispose([y0, y1])

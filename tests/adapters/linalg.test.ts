@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { invert } from "../../src/adapters/linalg.ts"
+import { invert, mat, qr, topSvd, transposeMat, type Mat } from "../../src/adapters/linalg.ts"
 
 describe("invert", () => {
   it("inverts a hand-checked 2×2 and needs pivoting on a zero diagonal", () => {
@@ -29,5 +29,84 @@ describe("invert", () => {
   })
   it("refuses a singular matrix", () => {
     expect(() => invert([1, 2, 2, 4], 2)).toThrow(/singular/)
+  })
+})
+
+const lcg = (seed: number) => () => ((seed = (seed * 16807) % 2147483647) / 2147483647) - 0.5
+const product = (a: Mat, b: Mat): Mat => {
+  const out = new Float64Array(a.rows * b.cols)
+  for (let i = 0; i < a.rows; i++) for (let k = 0; k < a.cols; k++) for (let j = 0; j < b.cols; j++) out[i * b.cols + j]! += a.data[i * a.cols + k]! * b.data[k * b.cols + j]!
+  return { rows: a.rows, cols: b.cols, data: out }
+}
+const maxDiff = (a: Mat, b: Mat) => a.data.reduce((m, x, i) => Math.max(m, Math.abs(x - b.data[i]!)), 0)
+const gram = (a: Mat) => product(transposeMat(a), a)
+const identity = (n: number): Mat => mat(n, n, Array.from({ length: n * n }, (_, k) => (Math.floor(k / n) === k % n ? 1 : 0)))
+
+describe("topSvd", () => {
+  it("a hand-checked 2×2: [[3, 0], [4, 5]] has σ = 3√5, √5", () => {
+    const { S, U, V } = topSvd(mat(2, 2, [3, 0, 4, 5]), 2)
+    expect(S[0]).toBeCloseTo(3 * Math.sqrt(5), 13)
+    expect(S[1]).toBeCloseTo(Math.sqrt(5), 13)
+    // M·v_j = σ_j·u_j
+    const MV = product(mat(2, 2, [3, 0, 4, 5]), V)
+    for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) expect(MV.data[i * 2 + j]).toBeCloseTo(S[j]! * U.data[i * 2 + j]!, 13)
+  })
+
+  it.each([
+    [7, 5],
+    [5, 9],
+    [16, 64],
+  ])("%i×%i: U·diag(S)·Vᵀ = M, orthonormal U and V, S descending, and a leading-k cut is the best rank-k", (rows, cols) => {
+    const rand = lcg(rows * 100 + cols)
+    const M = mat(rows, cols, Array.from({ length: rows * cols }, rand))
+    const n = Math.min(rows, cols)
+    const { U, S, V } = topSvd(M, n)
+    const US = mat(rows, n, Array.from(U.data, (x, k) => x * S[k % n]!))
+    expect(maxDiff(product(US, transposeMat(V)), M)).toBeLessThan(1e-13)
+    expect(maxDiff(gram(U), identity(n))).toBeLessThan(1e-13)
+    expect(maxDiff(gram(V), identity(n))).toBeLessThan(1e-13)
+    for (let j = 1; j < n; j++) expect(S[j]!).toBeLessThanOrEqual(S[j - 1]!)
+    // Eckart–Young: ‖M − M_k‖_F² = Σ_{j>k} σ_j².
+    const k = 2
+    const top = topSvd(M, k)
+    const Mk = product(mat(rows, k, Array.from(top.U.data, (x, i) => x * top.S[i % k]!)), transposeMat(top.V))
+    const resid = M.data.reduce((a, x, i) => a + (x - Mk.data[i]!) ** 2, 0)
+    expect(resid).toBeCloseTo(Array.from(S.slice(k)).reduce((a, s) => a + s * s, 0), 12)
+  })
+
+  it("a rank-2 matrix has zero singular values past the second", () => {
+    const rand = lcg(3)
+    const L = mat(6, 2, Array.from({ length: 12 }, rand))
+    const R = mat(2, 5, Array.from({ length: 10 }, rand))
+    const { S } = topSvd(product(L, R), 5)
+    expect(S[1]!).toBeGreaterThan(1e-3)
+    for (let j = 2; j < 5; j++) expect(S[j]!).toBeLessThan(1e-14)
+  })
+
+  it("refuses k beyond the smaller dimension", () => {
+    expect(() => topSvd(mat(3, 2, [1, 2, 3, 4, 5, 6]), 3)).toThrow(/k = 3 must be in 1..2/)
+  })
+})
+
+describe("qr", () => {
+  it("a hand-checked 2×2: [[3, 1], [4, 2]] = Q·R with R = [[−5, −2.2], [0, 0.4]] (torch.linalg.qr's signs)", () => {
+    const { Q, R } = qr(mat(2, 2, [3, 1, 4, 2]))
+    ;[-5, -2.2, 0, 0.4].forEach((x, i) => expect(R.data[i]).toBeCloseTo(x, 14))
+    ;[-0.6, -0.8, -0.8, 0.6].forEach((x, i) => expect(Q.data[i]).toBeCloseTo(x, 14))
+  })
+
+  it.each([
+    [9, 4],
+    [4, 9],
+    [12, 12],
+  ])("%i×%i: Q·R = M, QᵀQ = I, R upper trapezoidal", (rows, cols) => {
+    const rand = lcg(rows * 7 + cols)
+    const M = mat(rows, cols, Array.from({ length: rows * cols }, rand))
+    const { Q, R } = qr(M)
+    const n = Math.min(rows, cols)
+    expect([Q.rows, Q.cols, R.rows, R.cols]).toEqual([rows, n, n, cols])
+    expect(maxDiff(product(Q, R), M)).toBeLessThan(1e-14)
+    expect(maxDiff(gram(Q), identity(n))).toBeLessThan(1e-14)
+    for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) expect(R.data[i * cols + j]).toBe(0)
   })
 })

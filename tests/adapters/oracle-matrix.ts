@@ -26,14 +26,18 @@ export const oracleMatrix = (backend: TestBackend): void => {
 
   const logits = (model: GPT, idx: tf.Tensor2D, hook?: Parameters<typeof forward>[2]) => forward(model, idx, hook)
 
-  /** Tensors whose gradient is exactly zero at init (B = 0 / b = 0 kill them). */
-  const zeroAtInit = (name: string) => name.endsWith(".lora_A") || name.endsWith(".vera_lambda_d")
+  /**
+   * Tensors whose gradient is exactly zero at init (B = 0 / b = 0 kill them). PiSSA and OLoRA
+   * start both factors from W, (IA)³ at l = 1: nothing of theirs is zero at init.
+   */
+  const zeroAtInit = (method: string, name: string) =>
+    !["pissa", "olora", "ia3"].includes(method) && (name.endsWith(".lora_A") || name.endsWith(".vera_lambda_d"))
 
   describe.each(METHODS.map((m) => [m.name, m] as const))(`${backend}: %s`, (name, method) => {
     it("1: adapted logits equal base logits bit-exactly at init", () => {
       const a = makeAdapter(method, base)
       const b = makeBatch(11)
-      const [y0, y1] = [logits(base, b.idx), logits(base, b.idx, a.hook())]
+      const [y0, y1] = [logits(base, b.idx), logits(base, b.idx, a.hook(undefined, base))]
       expect(values(y1)).toEqual(values(y0))
       tf.dispose([y0, y1])
       disposeBatch(b)
@@ -60,11 +64,15 @@ export const oracleMatrix = (backend: TestBackend): void => {
       disposeGPT(m0)
       perturb(a, 5)
       const m = mergedModel(base, a)
-      const [ya, ym, y0] = [logits(base, b.idx, a.hook()), logits(m, b.idx), logits(base, b.idx)]
+      const [ya, ym, y0] = [logits(base, b.idx, a.hook(undefined, base)), logits(m, b.idx), logits(base, b.idx)]
       expect(maxAbsDiff(ya, y0)).toBeGreaterThan(1e-3) // the adapter does something
       expect(maxAbsDiff(ya, ym)).toBeLessThanOrEqual(1e-5 * maxAbs(ya))
-      const un = mergedModel(m, a, -1)
-      for (const t of a.targets) expect(maxAbsDiff(un.params.get(`${t.prefix}.kernel`) as tf.Tensor, base.params.get(`${t.prefix}.kernel`) as tf.Tensor)).toBeLessThan(1e-6)
+      // DoRA's and (IA)³'s ΔW depend on W: unmerging reads the W they were merged from.
+      const un = mergedModel(m, a, -1, base)
+      for (const t of a.targets) {
+        expect(maxAbsDiff(un.params.get(`${t.prefix}.kernel`) as tf.Tensor, base.params.get(`${t.prefix}.kernel`) as tf.Tensor)).toBeLessThan(1e-6)
+        expect(maxAbsDiff(un.params.get(`${t.prefix}.bias`) as tf.Tensor, base.params.get(`${t.prefix}.bias`) as tf.Tensor)).toBeLessThan(1e-6)
+      }
       tf.dispose([ya, ym, y0])
       ;[m, un].forEach(disposeGPT)
       disposeBatch(b)
@@ -116,12 +124,12 @@ export const oracleMatrix = (backend: TestBackend): void => {
         return
       }
       const { value, grads } = tf.variableGrads(() => {
-        const y = forward(model, b.idx, a.hook())
+        const y = forward(model, b.idx, a.hook(undefined, model))
         return tf.mean(tf.square(y)) as tf.Scalar
       }, trainable.map((t) => t.variable))
       for (const t of trainable) {
         const g = values(grads[t.variable.name] as tf.Tensor)
-        if (zeroAtInit(t.name)) expect(g.every((x) => x === 0), t.name).toBe(true)
+        if (zeroAtInit(name, t.name)) expect(g.every((x) => x === 0), t.name).toBe(true)
         else expect(g.some((x) => x !== 0), t.name).toBe(true)
       }
       tf.dispose([value, ...Object.values(grads)])
@@ -129,7 +137,7 @@ export const oracleMatrix = (backend: TestBackend): void => {
       const tr = new Trainer(model, a, { weightDecay: 0, gradClip: 0, seed: 0 })
       tr.step(b, 1e-2, 0)
       for (const t of trainable) {
-        if (zeroAtInit(t.name)) expect(values(t.variable), t.name).toEqual(before.get(t.name))
+        if (zeroAtInit(name, t.name)) expect(values(t.variable), t.name).toEqual(before.get(t.name))
         else expect(values(t.variable), t.name).not.toEqual(before.get(t.name))
       }
       tr.dispose()
@@ -147,16 +155,33 @@ export const oracleMatrix = (backend: TestBackend): void => {
       a.dispose()
     })
 
-    it("10: doubling α doubles ΔW for the LoRA family; VeRA's ΔW ignores α", () => {
+    it("10: doubling α doubles ΔW for the LoRA family (rsLoRA, OLoRA too); VeRA's and (IA)³'s ΔW ignore α; DoRA doubles s·A·B; PiSSA keeps s·A₀·B₀", () => {
       const a1 = makeAdapter(method, base, { alpha: 8 })
       const a2 = makeAdapter(method, base, { alpha: 16 })
       perturb(a1, 9)
       perturb(a2, 9)
-      for (const t of a1.targets) {
-        const [d1, d2] = [a1.delta(t), a2.delta(t)]
-        const want = method.name === "vera" ? d1 : tf.mul(d1, 2)
-        expect(values(d2)).toEqual(values(want))
-        tf.dispose([d1, d2, want])
+      if (name === "pissa") {
+        // PiSSA's factors absorb s (√(S/s)): s·A₀·B₀ is W's top-r part whatever α; A₀·B₀ halves.
+        for (const t of a1.targets) {
+          const [p1, p2] = [a1, a2].map((a) => tf.matMul(a.view(t).get("lora_A_init"), a.view(t).get("lora_B_init")))
+          expect(maxAbsDiff(p1 as tf.Tensor, tf.mul(p2 as tf.Tensor, 2))).toBeLessThan(1e-5 * maxAbs(p1 as tf.Tensor))
+          tf.dispose([p1 as tf.Tensor, p2 as tf.Tensor])
+        }
+      } else if (name === "dora") {
+        // ΔW = (W + s·A·B)·diag(m/‖·‖) − W: α = 16 with B is α = 8 with 2B.
+        for (const t of a1.targets) a1.view(t).get("lora_B").assign(tf.mul(a1.view(t).get("lora_B"), 2))
+        for (const t of a1.targets) {
+          const [d1, d2] = [a1.delta(t, base), a2.delta(t, base)]
+          expect(values(d2)).toEqual(values(d1))
+          tf.dispose([d1, d2])
+        }
+      } else {
+        for (const t of a1.targets) {
+          const [d1, d2] = [a1.delta(t, base), a2.delta(t, base)]
+          const want = name === "vera" || name === "ia3" ? d1 : tf.mul(d1, 2)
+          expect(values(d2)).toEqual(values(want))
+          tf.dispose([d1, d2, want])
+        }
       }
       a1.dispose()
       a2.dispose()
@@ -170,12 +195,26 @@ export const oracleMatrix = (backend: TestBackend): void => {
         if (method.name === "vera") {
           expect(values(v.get("vera_lambda_d")).every((x) => x === Math.fround(0.1))).toBe(true)
           expect(values(v.get("vera_lambda_b")).every((x) => x === 0)).toBe(true)
+        } else if (method.name === "ia3") {
+          expect(values(v.get("ia3_l")).every((x) => x === 1)).toBe(true)
+          expect(v.get("ia3_l").shape).toEqual([t.proj === "mlp_down" ? t.dIn : t.dOut])
+        } else if (method.name === "pissa" || method.name === "olora") {
+          // The trained factors start at the frozen initial ones, bit for bit (their size: oracles in init-methods.test.ts).
+          expect(values(v.get("lora_A"))).toEqual(values(v.get("lora_A_init")))
+          expect(values(v.get("lora_B"))).toEqual(values(v.get("lora_B_init")))
         } else {
           const bound = 1 / Math.sqrt(t.dIn)
           const A = values(v.get("lora_A"))
           expect(A.every((x) => Math.abs(x) <= bound)).toBe(true)
           expect(Math.max(...A.map(Math.abs))).toBeGreaterThan(0.8 * bound) // uniform over the whole range
           expect(values(v.get("lora_B")).every((x) => x === 0)).toBe(true)
+          if (method.name === "dora") {
+            // m₀ = ‖W‖ per output column, as the same ops compute it.
+            const W = base.params.get(`${t.prefix}.kernel`) as tf.Tensor
+            const norm = tf.tidy(() => tf.sqrt(tf.sum(tf.square(W), 0)))
+            expect(values(v.get("lora_magnitude_vector"))).toEqual(values(norm))
+            norm.dispose()
+          }
         }
       }
       if (method.name === "vera") {

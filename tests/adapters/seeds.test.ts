@@ -2,6 +2,7 @@
  * The seed → randomness rule: a cell's seed (attach-adapter's `seed`) drives every random
  * choice of the cell — each method's random init (LoRA's A, VeRA's shared projections), the
  * dropout masks and the data order; only an explicit `vera_projection_seed` pins the projections.
+ * (IA)³, PiSSA and OLoRA have no random init (l = 1; factors of W): seeds vary data and dropout only.
  */
 import * as tf from "@tensorflow/tfjs"
 import { beforeAll, describe, expect, it } from "vitest"
@@ -15,10 +16,15 @@ beforeAll(() => setupBackend())
 const values = (a: Adapter, role: "trainable" | "frozen" | "shared") =>
   a.byRole(role).map((t) => [t.name, Array.from(t.variable.dataSync())] as const)
 
-const randomTensors = (a: Adapter) => [...values(a, "trainable"), ...values(a, "frozen"), ...values(a, "shared")].filter(([, v]) => new Set(v).size > 1)
+/** Tensors drawn at random: not constant, and not DoRA's magnitude (m₀ = ‖W‖, a function of W). */
+const randomTensors = (a: Adapter) =>
+  [...values(a, "trainable"), ...values(a, "frozen"), ...values(a, "shared")].filter(([name, v]) => new Set(v).size > 1 && !name.endsWith(".lora_magnitude_vector"))
 
 describe("seeds drive every random choice", () => {
-  it.each(METHODS.map((m) => m.name).filter((n) => n !== "full"))("%s: its random init differs across seeds and repeats for the same seed", (name) => {
+  /** Full fine-tuning, (IA)³ (l = 1), PiSSA and OLoRA (factors of W) make no random choice at init. */
+  const deterministic = ["full", "ia3", "pissa", "olora"]
+
+  it.each(METHODS.map((m) => m.name).filter((n) => !deterministic.includes(n)))("%s: its random init differs across seeds and repeats for the same seed", (name) => {
     const model = makeModel()
     const method = getMethod(name)
     const make = (seed: number) => Adapter.create(method, model.config, settingsFor(name, { seed }), { model })
@@ -29,6 +35,17 @@ describe("seeds drive every random choice", () => {
     const r2 = new Map(randomTensors(a2))
     for (const [tensor, v] of r1) expect(r2.get(tensor), tensor).not.toEqual(v)
     ;[a1, a1again, a2].forEach((a) => a.dispose())
+  })
+
+  it.each(["ia3", "pissa", "olora"])("%s: its init is a function of W alone, the same for every seed", (name) => {
+    const model = makeModel()
+    const method = getMethod(name)
+    const make = (seed: number) => Adapter.create(method, model.config, settingsFor(name, { seed }), { model })
+    const [a1, a2] = [make(1), make(2)]
+    const all = (a: Adapter) => [...values(a, "trainable"), ...values(a, "frozen")]
+    expect(all(a1).length).toBeGreaterThan(0)
+    expect(all(a2)).toEqual(all(a1))
+    ;[a1, a2].forEach((a) => a.dispose())
   })
 
   it("VeRA: the shared projections follow the seed unless vera_projection_seed pins them; the used seed is recorded", () => {

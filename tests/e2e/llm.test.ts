@@ -58,7 +58,7 @@ describe("llm.yaml on a tiny Llama", () => {
     const a = await runCli(["export", file, "train[method=lora,seed=1]", peft, "--runs-dir", runs])
     expect(a.code, a.stderr).toBe(0)
     const ac = JSON.parse(readFileSync(path.join(peft, "adapter_config.json"), "utf8")) as { target_modules: string[]; fan_in_fan_out: boolean }
-    expect([...ac.target_modules].sort()).toEqual(["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"])
+    expect([...ac.target_modules].sort()).toEqual(["mlp.down_proj", "mlp.gate_proj", "mlp.up_proj", "self_attn.k_proj", "self_attn.o_proj", "self_attn.q_proj", "self_attn.v_proj"])
     expect(ac.fan_in_fan_out).toBe(false)
     const keys = [...readSafetensors(path.join(peft, "adapter_model.safetensors")).tensors.keys()]
     expect(keys).toContain("base_model.model.model.layers.0.mlp.gate_proj.lora_A.weight")

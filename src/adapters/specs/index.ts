@@ -5,13 +5,18 @@
 import { didYouMean } from "../../pipeline/suggest.ts"
 import type { MethodSpec, OptionSpec, OptionValue } from "../method-spec.ts"
 import { deltaLoRASpec } from "./delta-lora.ts"
+import { doraSpec } from "./dora.ts"
 import { fullSpec } from "./full.ts"
+import { ia3Spec } from "./ia3.ts"
 import { loraSpec } from "./lora.ts"
 import { loraFASpec } from "./lora-fa.ts"
 import { loraPlusSpec } from "./lora-plus.ts"
+import { oloraSpec } from "./olora.ts"
+import { pissaSpec } from "./pissa.ts"
+import { rsLoRASpec } from "./rslora.ts"
 import { veraSpec } from "./vera.ts"
 
-export const SPECS: ReadonlyArray<MethodSpec> = [loraSpec, loraFASpec, veraSpec, deltaLoRASpec, loraPlusSpec, fullSpec]
+export const SPECS: ReadonlyArray<MethodSpec> = [loraSpec, loraFASpec, veraSpec, deltaLoRASpec, loraPlusSpec, fullSpec, doraSpec, rsLoRASpec, ia3Spec, pissaSpec, oloraSpec]
 
 export const specNames = (): ReadonlyArray<string> => SPECS.map((s) => s.name)
 

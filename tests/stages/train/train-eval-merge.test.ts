@@ -54,7 +54,7 @@ const attachAndTrain = async (method: string, name: string, extra: Record<string
   return { model, a, t }
 }
 
-describe.each(["lora", "lora-fa", "vera", "delta-lora", "lora-plus", "full"])("%s", (method) => {
+describe.each(["lora", "lora-fa", "vera", "delta-lora", "lora-plus", "full", "dora", "rslora", "ia3", "pissa", "olora"])("%s", (method) => {
   it("attach → train → eval → merge record the names the compare report reads", async () => {
     const { model, a, t } = await attachAndTrain(method, method)
     expect(a.output.summary).toMatchObject({ method })

@@ -1,0 +1,12 @@
+/** OLoRA's spec (the maths: ../olora.ts). Defaults: r = 8, α = 8 (s = 1: W − s·Q_r·R_r removes exactly the rank-r part the factors hold), lr 1e-3 (LoRA's). */
+import type { MethodSpec } from "../method-spec.ts"
+
+export const oloraSpec: MethodSpec = {
+  name: "olora",
+  peftType: "LORA",
+  description: "OLoRA: LoRA whose A, B start at W's QR factors (B = Q[:, :r], A = R[:r]); the frozen part is W − s·A₀·B₀",
+  defaults: { rank: 8, alpha: 8, dropout: 0, lr: 1e-3 },
+  options: {},
+  module: new URL("../olora.ts", import.meta.url).href,
+  specModule: import.meta.url,
+}
