@@ -1,5 +1,5 @@
 /**
- * METHODS.md oracles 1–4, 8 (built model), 10, 11 and the tensor-count invariant as one
+ * docs/METHODS.md oracles 1–4, 8 (built model), 10, 11 and the tensor-count invariant as one
  * matrix over every registered method (PEFT's TEST_CASES pattern): a new method is a new row.
  * Method-specific oracles (5, 6, 7, 9) and the Llama cross-check live in rules.test.ts / counts.test.ts.
  * One test file per backend calls `oracleMatrix` (oracles.cpu / .wasm / .native.test.ts): the

@@ -4,7 +4,7 @@
  *
  * Layout: a dense kernel is W ∈ R^{d_in×d_out} and y = x·W + b (tfjs convention; PyTorch
  * stores the transpose). Projections are separate (q, k, v, o, mlp_up, mlp_down) so PEFT
- * methods can target each by name (METHODS.md: the papers adapt q and v).
+ * methods can target each by name (docs/METHODS.md: the papers adapt q and v).
  */
 import * as tf from "@tensorflow/tfjs"
 import { nativeAttention, nativeCrossEntropy } from "../kernels/native-ops.ts"
