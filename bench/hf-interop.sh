@@ -3,7 +3,7 @@
 # peftlab with Hugging Face"). Not part of `npm test` (CI has no Python venv guarantee); the
 # fixtures it regenerates are committed and checked by tests/hf/*.test.ts.
 #
-#  1. a venv from the machine's local wheels (.venv; $PIP_FIND_LINKS, see ../shared/HF.md)
+#  1. a venv from the machine's local wheels (.venv; $PIP_FIND_LINKS, see docs/HF.md)
 #  2. regenerates tests/fixtures/hf with transformers/tokenizers/safetensors into bench/out/hf/
 #     and says whether the committed fixtures are reproduced byte for byte
 #  3. runs pipelines/quick.yaml, bench/hf/interop.yaml (LoRA on all six projections, VeRA on
@@ -20,7 +20,7 @@ mkdir -p "$OUT"
 
 # 1. venv
 if ! .venv/bin/python -c "import transformers, peft" 2>/dev/null; then
-  : "${PIP_FIND_LINKS:?set PIP_FIND_LINKS to the folder of the local torch wheel (../shared/HF.md)}"
+  : "${PIP_FIND_LINKS:?set PIP_FIND_LINKS to the folder of the local torch wheel (docs/HF.md)}"
   W="$(dirname "$PIP_FIND_LINKS")/pypi/files"
   python3 -m venv --system-site-packages .venv
   .venv/bin/pip install -q --no-index --find-links "$PIP_FIND_LINKS" --find-links "$W" torch transformers==5.17.0 peft==0.21.0 safetensors tokenizers

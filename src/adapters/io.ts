@@ -2,7 +2,7 @@
  * Adapters on disk, in the spirit of Hugging Face PEFT: `adapter_model.safetensors` with
  * PEFT-style names in PyTorch layout, and `adapter_config.json`.
  *
- * Names and layout (METHODS.md "Conventions"): every 2-D tensor is stored transposed —
+ * Names and layout (docs/METHODS.md "Conventions"): every 2-D tensor is stored transposed —
  *   h.0.attn.q.lora_A (d_in×r)      → base_model.model.h.0.attn.q.lora_A.weight  (r×d_in)
  *   h.0.attn.q.lora_B (r×d_out)     → base_model.model.h.0.attn.q.lora_B.weight  (d_out×r)
  *   vera_A (max_in×r), vera_B       → base_model.vera_A (r×max_in), base_model.vera_B (max_out×r)

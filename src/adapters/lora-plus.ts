@@ -2,7 +2,7 @@
  * LoRA+ (Hayou et al., ICML 2024, arXiv 2402.12354): LoRA's parametrization and init, with
  * B's learning rate λ·lr while A keeps lr. Default λ = 16 (the paper's rule of thumb).
  * As in PEFT, trainable 1-D tensors would go with B; our adapters have none.
- * Separate optimizer groups keep the moment slots in a fixed order (METHODS.md §5).
+ * Separate optimizer groups keep the moment slots in a fixed order (docs/METHODS.md §5).
  */
 import type { ParamGroup } from "../model/adamw.ts"
 import { loraFamily } from "./lora.ts"

@@ -2,7 +2,7 @@
  * The method contract. A PEFT method is one file exporting a `Method`; `index.ts` lists them.
  * Nothing else (stages, engine, trainer) names a method: it asks the registry.
  *
- * Layout (METHODS.md "Conventions"): a kernel is W ∈ R^{d_in×d_out}, y = x·W + b + ΔY.
+ * Layout (docs/METHODS.md "Conventions"): a kernel is W ∈ R^{d_in×d_out}, y = x·W + b + ΔY.
  * Tensors live in our layout and are transposed to PEFT's only when saved (io.ts).
  */
 import type * as tf from "@tensorflow/tfjs"

@@ -1,5 +1,5 @@
 /**
- * How many BLAS threads each stage instance of a run gets (the native backend; DESIGN.md
+ * How many BLAS threads each stage instance of a run gets (the native backend; docs/DESIGN.md
  * "Compute backends": BLAS threads = cores / jobs).
  *
  * A stage that can never overlap another one of this run — every other instance that will run

@@ -1,5 +1,5 @@
 /**
- * peftlab's GPT ⇄ a transformers GPT-2 folder, as a translation at the edge (DESIGN.md,
+ * peftlab's GPT ⇄ a transformers GPT-2 folder, as a translation at the edge (docs/DESIGN.md,
  * "Hugging Face"): peftlab keeps its own layout; names and fused tensors are mapped only here.
  * Works on plain typed arrays (no tfjs), so export and import need no compute backend.
  *

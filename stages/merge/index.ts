@@ -1,7 +1,8 @@
 /**
  * merge: W' = W + ΔW per the method (Delta-LoRA: its trained W_T + s·A_T·B_T), written as a
  * full model artifact; verifies merged logits against adapter logits on an eval batch and
- * fails above METHODS.md's tolerance, max|Δ| ≤ 1e-5·max|y|.
+ * fails above its `tolerance`: max|Δ| ≤ 1e-4·max|y| by default (docs/METHODS.md oracle 2 holds
+ * the tests' tiny model to 1e-5; params.ts says why trained adapters need 1e-4).
  */
 import { Effect } from "effect"
 import { METHOD_REGISTRIES } from "../../src/adapters/specs/index.ts"

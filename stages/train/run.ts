@@ -16,7 +16,7 @@ import { attempt, loadBase, loadTaskData, requireFile, TRAIN_META, type DataSpec
 /** The training loss of every step (the report stage's curves read it from the artifact). */
 export const LOSS_CURVE = "loss.json"
 
-/** The optimizer and schedule as recorded with every run (METHODS.md "Optimizer notes"). */
+/** The optimizer and schedule as recorded with every run (docs/METHODS.md "Optimizer notes"). */
 const optimizerRecord = (p: TrainParams, lr: number, minLr: number, seed: number) => ({
   /** Data order and dropout masks (the adapter's seed unless train's `seed` is set). */
   seed,

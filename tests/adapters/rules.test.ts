@@ -1,4 +1,4 @@
-/** METHODS.md oracles 5 (LoRA+), 6 (Delta-LoRA), 7 (LoRA-FA) and 9 (VeRA sharing). */
+/** docs/METHODS.md oracles 5 (LoRA+), 6 (Delta-LoRA), 7 (LoRA-FA) and 9 (VeRA sharing). */
 import * as tf from "@tensorflow/tfjs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Adapter } from "../../src/adapters/adapter.ts"

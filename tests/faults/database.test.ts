@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from "vitest"
 import { bugReport } from "../../src/cli/run-main.ts"
 import { migrations } from "../../src/store/migrations.ts"
 import { runCli, tempDir, writePipeline } from "../cli/helpers.ts"
+import { needsHere } from "../setup/facilities.ts"
 import { mountTmpfs, unmountAll } from "./helpers.ts"
 
 afterAll(unmountAll)
@@ -73,13 +74,18 @@ describe("a damaged, foreign or future database", () => {
     }, 60_000)
   }
 
-  it("a runs directory that cannot be created or written: exit 2 naming it", async () => {
+  it("a runs directory that cannot be created: exit 2 naming it", async () => {
     const dir = tempDir()
     const file = writePipeline(dir, "p.yaml", PIPELINE)
     writeFileSync(path.join(dir, "a-file"), "")
     const r = await runCli(["run", file, "--runs-dir", path.join(dir, "a-file", "runs"), "--plain"])
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(/a-file\/runs: the runs directory cannot be created or written \(ENOTDIR.*\)\.\nPass --runs-dir DIR/)
+  })
+
+  it("a runs directory that cannot be written (a read-only mount): exit 2 naming it", async (ctx) => {
+    needsHere(ctx, "tmpfs")
+    const file = writePipeline(tempDir(), "p.yaml", PIPELINE)
     // Read-only (as root, permissions do not stop us: a read-only mount does).
     const mnt = mountTmpfs(1)
     mkdirSync(path.join(mnt, "runs"))

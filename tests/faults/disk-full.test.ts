@@ -10,8 +10,10 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import * as path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { runCli, tempDir, writePipeline } from "../cli/helpers.ts"
+import { needs } from "../setup/facilities.ts"
 import { digests, expectNothingPartial, filesUnder, mountTmpfs, runProcess, unmountAll } from "./helpers.ts"
 
+needs("tmpfs")
 afterAll(unmountAll)
 
 interface Knobs {

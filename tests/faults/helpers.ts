@@ -9,8 +9,8 @@ import { spawnCli, tempDir } from "../cli/helpers.ts"
 const mounted: Array<string> = []
 
 /**
- * A fresh tmpfs of `mib` MiB. The suite needs it (CI runs as root): where mounting is not
- * possible the test fails with the reason; it never skips.
+ * A fresh tmpfs of `mib` MiB. Tests that mount one call `needs("tmpfs")` (tests/setup/
+ * facilities.ts): skipped with the reason where mounting is impossible, failed under CI.
  */
 export const mountTmpfs = (mib: number): string => {
   const dir = tempDir("peftlab-tmpfs-")

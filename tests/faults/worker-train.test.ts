@@ -6,7 +6,7 @@
  * tests/e2e/resume-quick.test.ts).
  */
 import { execFileSync } from "node:child_process"
-import { existsSync, readdirSync, statSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { spawnCli, tempDir, waitForOutput, writePipeline } from "../cli/helpers.ts"
@@ -28,11 +28,28 @@ stages:
   other: { kind: fake-source, params: { value: 7 } }
 `
 
-/** Pids of the worker processes (children running worker.ts) of `parent`. */
-const workersOf = (parent: number): ReadonlyArray<number> => {
-  const out = execFileSync("ps", ["-o", "pid=,args=", "--ppid", String(parent)], { encoding: "utf8" })
-  return out.split("\n").filter((l) => l.includes("worker.ts")).map((l) => Number(l.trim().split(/\s+/)[0]))
+/** pid, parent pid and command line of every process: from /proc on Linux (slim images have no `ps`), else `ps`. */
+const processes = (): ReadonlyArray<{ pid: number; ppid: number; args: string }> => {
+  if (!existsSync("/proc/self/stat"))
+    return execFileSync("ps", ["-A", "-o", "pid=,ppid=,args="], { encoding: "utf8" }).split("\n").filter((l) => l.trim() !== "").map((l) => {
+      const [pid, ppid, ...args] = l.trim().split(/\s+/)
+      return { pid: Number(pid), ppid: Number(ppid), args: args.join(" ") }
+    })
+  return readdirSync("/proc").filter((d) => /^\d+$/.test(d)).flatMap((d) => {
+    try {
+      // `pid (comm) state ppid …`: comm may hold spaces and parentheses, so fields count from the last ")".
+      const stat = readFileSync(`/proc/${d}/stat`, "latin1")
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
+      return [{ pid: Number(d), ppid, args: readFileSync(`/proc/${d}/cmdline`, "latin1").replaceAll("\0", " ") }]
+    } catch {
+      return [] // exited meanwhile
+    }
+  })
 }
+
+/** Pids of the worker processes (children running worker.ts) of `parent`. */
+const workersOf = (parent: number): ReadonlyArray<number> =>
+  processes().filter((p) => p.ppid === parent && p.args.includes("worker.ts")).map((p) => p.pid)
 
 describe("a worker killed mid-train", () => {
   it("fails the train with the signal, the pool goes on with a fresh worker, the checkpoint stays for the rerun", async () => {

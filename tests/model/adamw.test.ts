@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { AdamW } from "../../src/model/adamw.ts"
 import { initBackend } from "../../src/model/kernels/backend.ts"
+import { needs } from "../setup/facilities.ts"
 
 beforeAll(async () => {
   await tf.setBackend("cpu")
@@ -117,6 +118,7 @@ describe("AdamW", () => {
 })
 
 describe("AdamW on the native backend (one C kernel per slot)", () => {
+  needs("native")
   /** Float32 bit patterns of a tensor. */
   const bits = (t: tf.Tensor): number[] => [...new Uint32Array(new Float32Array(t.dataSync()).buffer)]
 

@@ -3,7 +3,7 @@
  * the parent process (it is part of every fingerprint). `auto` prefers tfjs-node-gpu when it
  * loads, then native (wasm + OpenBLAS), then wasm, then cpu.
  *
- * Kept cheap for the parent (DESIGN: start-up is part of the product): tfjs itself is only
+ * Kept cheap for the parent (docs/DESIGN.md, "Start-up is part of the product"): tfjs itself is only
  * imported when tfjs-node-gpu is installed and must be tried; the native probe loads the
  * OpenBLAS addon (~5 ms); wasm and cpu ship with @tensorflow/tfjs.
  */

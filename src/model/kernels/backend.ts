@@ -1,6 +1,6 @@
 /**
  * Puts tfjs on a compute backend, with the fixes the wasm backend needs to train a GPT
- * (DESIGN.md, "Compute backends"):
+ * (docs/DESIGN.md, "Compute backends"):
  * - wasm has no `UnsortedSegmentSum` (the gradient of `tf.gather`) and a `Slice` that copies
  *   its whole input; `wasm-kernels.ts` registers replacements.
  * - wasm's matmul is only fast without transpose flags; `ops.matmul` then routes 2-D matmuls

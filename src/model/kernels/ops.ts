@@ -4,7 +4,7 @@
  *
  * Three paths (`MatmulPath`), set by `initBackend`:
  * - "tfjs": tfjs's own ops and autodiff (cpu, tensorflow).
- * - "xnnpack" (wasm, DESIGN.md "matmul fix"): XNNPACK is fast only for operands without
+ * - "xnnpack" (wasm, docs/DESIGN.md "matmul fix"): XNNPACK is fast only for operands without
  *   transpose flags, and tfjs's own MatMul gradient always sets them. So a 2-D matmul is a
  *   `tf.customGrad` whose backward pass transposes explicitly: y = a·b, da = dy·bᵀ, db = aᵀ·dy.
  *   For a frozen weight (a `tf.Variable` with trainable = false) bᵀ is cached between steps

@@ -1,21 +1,19 @@
 /**
  * `--executor slurm` against a real local Slurm cluster (scripts/slurm-up.sh; vitest's global
  * setup starts it when it can). The CLI runs as its own process, like a user's coordinator.
- * Without Slurm these tests fail — they never skip — saying how to start it.
+ * Without Slurm these tests are skipped, saying how to start it (tests/setup/facilities.ts);
+ * under PEFTLAB_REQUIRE_ALL=1 (CI) they fail instead.
  */
 import { execFileSync, spawnSync } from "node:child_process"
 import { copyFileSync, existsSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import * as path from "node:path"
 import Database from "better-sqlite3"
-import { beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { runsDirTag } from "../../../src/engine/executors/slurm.ts"
 import { ROOT, spawnCli, tempDir, waitForOutput, writePipeline } from "../../cli/helpers.ts"
+import { needs, needsHere } from "../../setup/facilities.ts"
 
-beforeAll(() => {
-  const r = spawnSync("squeue", ["-h", "-o", "%i"], { encoding: "utf8" })
-  if (r.status !== 0)
-    throw new Error(`Slurm is not up (squeue: ${r.error?.message ?? r.stderr.trim()}). Start the local cluster as root: bash scripts/slurm-up.sh (packages: apt-get install -y --no-install-recommends slurmctld slurmd slurm-client munge)`)
-})
+needs("slurm")
 
 type Cli = ReturnType<typeof spawnCli>
 
@@ -187,7 +185,8 @@ stages:
     db.close()
   })
 
-  it("real stages: a train scancelled, then timed out; each rerun resumes from its checkpoint; every artifact is bit-identical to --executor local", async () => {
+  it("real stages: a train scancelled, then timed out; each rerun resumes from its checkpoint; every artifact is bit-identical to --executor local", async (ctx) => {
+    needsHere(ctx, "slurm-admin")
     const dir = tempDir()
     // Small own data so the stages take seconds: the README as corpus, 60 labelled lines.
     copyFileSync(path.join(ROOT, "README.md"), path.join(dir, "corpus.txt"))
@@ -241,7 +240,8 @@ stages:
     expect(digests(runs)).toEqual(want)
   }, 240_000)
 
-  it("node lost while a job runs: the stage fails with NODE_FAIL and Slurm's reason, the job is not requeued, and the cluster runs the rerun", async () => {
+  it("node lost while a job runs: the stage fails with NODE_FAIL and Slurm's reason, the job is not requeued, and the cluster runs the rerun", async (ctx) => {
+    needsHere(ctx, "slurm-admin")
     const dir = tempDir()
     const hold = path.join(dir, "hold")
     writeFileSync(hold, "")

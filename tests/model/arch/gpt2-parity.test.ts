@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest"
 import { initBackend } from "../../../src/model/kernels/backend.ts"
 import { disposeGPT, forward, parameterSpecs, type GPT, type GPTConfig } from "../../../src/model/arch/model.ts"
 import { readSafetensors } from "../../../src/model/safetensors.ts"
+import { needsHere } from "../../setup/facilities.ts"
 
 const load = (name: string) => {
   const { tensors, metadata } = readSafetensors(join(import.meta.dirname, "parity", `fixture-${name}.safetensors`))
@@ -28,7 +29,8 @@ const load = (name: string) => {
 describe("parity with the numpy reference", () => {
   for (const backend of ["cpu", "wasm", "native"] as const) {
     for (const name of ["tied", "untied"]) {
-      it(`${name} head, ${backend}: logits within 1e-5`, async () => {
+      it(`${name} head, ${backend}: logits within 1e-5`, async (ctx) => {
+        if (backend === "native") needsHere(ctx, "native")
         await initBackend(backend)
         const f = load(name)
         const model = f.build()

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest"
 import { initBackend, unsortedSegmentSum } from "../../../src/model/kernels/backend.ts"
 import { resolveBackend } from "../../../src/model/kernels/backend-probe.ts"
 import { defaultConfig, disposeGPT, forward, initGPT, maskedCrossEntropy } from "../../../src/model/arch/model.ts"
+import { needsHere } from "../../setup/facilities.ts"
 import { batchMatmul, cachedTransposeCount, dense, gelu, invalidateTransposed, layerNorm, matmulFastPath, plainMatmul, setMatmulPath, transposeFreeMatmul } from "../../../src/model/kernels/ops.ts"
 
 /** Values and gradients of sum(f(a, b) ⊙ r) w.r.t. a and b, as plain arrays. */
@@ -14,16 +15,21 @@ const valueAndGrads = (mm: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D, a: t
   })
 
 describe("backends", () => {
-  it("auto falls through to native where tfjs-node-gpu is not installed; explicit names are taken as given", async () => {
-    let gpuInstalled = true
-    try {
-      createRequire(import.meta.url).resolve("@tensorflow/tfjs-node-gpu")
-    } catch {
-      gpuInstalled = false
-    }
-    // The suite's prerequisites include OpenBLAS, so the native addon is built (tests/model/native-fallback covers its absence).
+  let gpuInstalled = true
+  try {
+    createRequire(import.meta.url).resolve("@tensorflow/tfjs-node-gpu")
+  } catch {
+    gpuInstalled = false
+  }
+
+  it("auto falls through to native where tfjs-node-gpu is not installed", async (ctx) => {
+    // Needs the addon built (tests/model/kernels/native-fallback.test.ts covers its absence).
+    needsHere(ctx, "native")
     expect(await resolveBackend("auto")).toBe(gpuInstalled ? "tensorflow" : "native")
     expect(await resolveBackend("native")).toBe("native")
+  })
+
+  it("explicit names are taken as given", async () => {
     expect(await resolveBackend("cpu")).toBe("cpu")
     expect(await resolveBackend("wasm")).toBe("wasm")
     if (!gpuInstalled) await expect(resolveBackend("tensorflow")).rejects.toThrow(/tfjs-node-gpu does not load/)

@@ -28,6 +28,7 @@ import { collatePacked, disposePacked, packCompletions } from "../../../src/mode
 import { packedLogProbs } from "../../../src/model/losses.ts"
 import { nativeAttention } from "../../../src/model/kernels/native-ops.ts"
 import { nativeKernelCalls } from "../../../src/model/kernels/native-kernels.ts"
+import { needs } from "../../setup/facilities.ts"
 
 const addon = (): BlasAddon => {
   const s = loadNative()
@@ -56,6 +57,7 @@ const maxRelDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
 }
 
 describe("native backend", () => {
+  needs("native")
   it("loads, with the OpenBLAS core chosen from the CPU's features", () => {
     expect(addon().info().core.length).toBeGreaterThan(0)
     expect(coreTypeFor("vendor_id : GenuineIntel\nflags : fpu sse avx2 fma avx512f avx512bw avx512vl avx512dq avx512cd\n")).toBe("SkylakeX")
