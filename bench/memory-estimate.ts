@@ -97,8 +97,8 @@ else {
         const out = tsx(["--child", dir, backend, method, String(c.batch), String(c.seq)]).trim().split("\n").at(-1) ?? "{}"
         const m = JSON.parse(out) as { peakTensorBytes: number; heap0: number; heap: number; rss0: number; maxRss: number }
         const f = (x: number) => (x / MIB).toFixed(0)
-        const heapCol = backend === "cpu" ? "–" : `${f(est.heapBytes)} / ${f(m.heap - m.heap0)}`
-        const rssEst = backend === "cpu" ? est.cpuRssBytes : est.rssBytes
+        const heapCol = backend === "cpu" ? "–" : `${f(backend === "native" ? est.nativeHeapBytes : est.heapBytes)} / ${f(m.heap - m.heap0)}`
+        const rssEst = backend === "cpu" ? est.cpuRssBytes : backend === "native" ? est.nativeRssBytes : est.rssBytes
         console.log(`| ${c.name} | ${c.batch}×${c.seq} | ${method} | ${backend} | ${f(est.tensorBytes)} / ${f(m.peakTensorBytes)} | ${heapCol} | ${f(rssEst)} / ${f(m.maxRss)} |`)
       }
     rmSync(dir, { recursive: true, force: true })

@@ -24,7 +24,7 @@ export const statusJson = (plan: ReadonlyArray<PlannedInstance>, memory: Readonl
   plan
     .map((p) => {
       const m = memory.get(p.instance.id)
-      const mem = m === undefined ? {} : { memory: { bytes: Math.round(m.bytes), limit: m.limit, of: m.what, backend: m.backend, heap_bytes: Math.round(m.need.heapBytes), rss_bytes: Math.round(m.backend === "wasm" || m.backend === "native" ? m.need.rssBytes : m.need.cpuRssBytes) } }
+      const mem = m === undefined ? {} : { memory: { bytes: Math.round(m.bytes), limit: m.limit, of: m.what, backend: m.backend, heap_bytes: Math.round(m.backend === "native" ? m.need.nativeHeapBytes : m.need.heapBytes), rss_bytes: Math.round(m.backend === "native" ? m.need.nativeRssBytes : m.backend === "wasm" ? m.need.rssBytes : m.need.cpuRssBytes) } }
       return JSON.stringify({ id: p.instance.id, plan: p.cached ? "cached" : "pending", fingerprint: p.fingerprint, ...(p.reason ? { reason: p.reason } : {}), ...mem })
     })
     .join("\n")

@@ -128,10 +128,13 @@ export interface StageInputSpec {
  * inputs' facts: `peftlab status` shows it and refuses an instance that cannot fit its backend.
  */
 export interface MemoryNeed {
-  /** The wasm heap at the peak (wasm and native: every tensor lives in one 32-bit heap). */
+  /** The wasm heap at the peak on wasm (every tensor lives in one 32-bit heap). */
   readonly heapBytes: number
-  /** The process's peak resident memory on wasm or native (the heap, node, JS copies). */
+  /** The process's peak resident memory on wasm (the heap, node, JS copies). */
   readonly rssBytes: number
+  /** The same two on native (the same heap; its fused kernels keep less). */
+  readonly nativeHeapBytes: number
+  readonly nativeRssBytes: number
   /** The process's peak resident memory on cpu or tensorflow (tensors outside any heap). */
   readonly cpuRssBytes: number
   /** What the estimate is made of, for messages: "LoRA r 8 on q, v; B 8 × T 128: weights …". */

@@ -53,11 +53,12 @@ const inputFacts = (i: Instance, facts: ReadonlyMap<string, unknown>): Readonly<
 /** The binding check of one estimate on one backend. */
 export const checkNeed = (need: MemoryNeed, backend: BackendName, machine: number): MemoryCheck => {
   const heap = backend === "wasm" || backend === "native"
-  const rss = heap ? need.rssBytes : need.cpuRssBytes
-  if (heap && need.heapBytes > WASM_HEAP_LIMIT) return { need, backend, bytes: need.heapBytes, limit: WASM_HEAP_LIMIT, what: "wasm heap", fits: false }
+  const heapBytes = backend === "native" ? need.nativeHeapBytes : need.heapBytes
+  const rss = backend === "native" ? need.nativeRssBytes : backend === "wasm" ? need.rssBytes : need.cpuRssBytes
+  if (heap && heapBytes > WASM_HEAP_LIMIT) return { need, backend, bytes: heapBytes, limit: WASM_HEAP_LIMIT, what: "wasm heap", fits: false }
   if (rss > machine) return { need, backend, bytes: rss, limit: machine, what: "memory", fits: false }
-  return heap && need.heapBytes / WASM_HEAP_LIMIT > rss / machine
-    ? { need, backend, bytes: need.heapBytes, limit: WASM_HEAP_LIMIT, what: "wasm heap", fits: true }
+  return heap && heapBytes / WASM_HEAP_LIMIT > rss / machine
+    ? { need, backend, bytes: heapBytes, limit: WASM_HEAP_LIMIT, what: "wasm heap", fits: true }
     : { need, backend, bytes: rss, limit: machine, what: "memory", fits: true }
 }
 

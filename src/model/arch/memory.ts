@@ -76,8 +76,12 @@ export interface TrainMemoryInput {
 export interface MemoryEstimate {
   /** Peak bytes held in tensors during a step (what tf.profile's peakBytes measures). */
   readonly tensorBytes: number
-  /** The wasm heap's size at that peak (wasm and native backends). */
+  /** The wasm heap's size at that peak (wasm backend). */
   readonly heapBytes: number
+  /** The same on native, whose fused kernels keep fewer activations (NATIVE_TRANSIENT). */
+  readonly nativeHeapBytes: number
+  /** The process's peak resident memory on native. */
+  readonly nativeRssBytes: number
   /** The process's peak resident memory on a wasm-heap backend (heap + node + JS copies). */
   readonly rssBytes: number
   /** The process's peak resident memory on the cpu backend (tensors as JS typed arrays). */
@@ -127,6 +131,12 @@ export const adapterFloats = (cfg: ModelConfig, a: TrainMemoryInput["adapter"], 
 
 /** Heap growth the wasm allocator adds to the tensor peak (measured: see bench/README.md). */
 export const HEAP_FACTOR = 1.25
+/**
+ * Native's fused kernels (attention keeps its probabilities only, RMSNorm / LayerNorm / GELU /
+ * SiLU·gate keep their inputs) hold 0.54–0.62 of wasm's heap on the Llama shapes measured: its
+ * transient memory is taken as 0.6 of the count above.
+ */
+export const NATIVE_TRANSIENT = 0.6
 /** The heap before any tensor (tfjs-backend-wasm's initial 16 MiB) and kernel scratch. */
 export const HEAP_BASE = 64 * 2 ** 20
 /** The cpu backend's tensors are JS typed arrays, freed only when V8 collects them: RSS runs at ~2× the live tensors (measured 896 MiB for 367 MiB). */
@@ -156,6 +166,7 @@ export const estimateTrainMemory = (x: TrainMemoryInput): MemoryEstimate => {
   const floats = frozen + 3 * a.trainable + Math.max(backward, step)
   const tensorBytes = F32 * floats
   const heapBytes = HEAP_FACTOR * tensorBytes + HEAP_BASE
+  const nativeHeapBytes = HEAP_FACTOR * F32 * (frozen + 3 * a.trainable + NATIVE_TRANSIENT * Math.max(backward, step)) + HEAP_BASE
   // JS copies: a checkpoint (3 × trainables, their moments and the written base) or the weights while they load (file buffer + decoded copy).
   const checkpoint = 3 * F32 * (3 * a.trainable + a.modifiedBase)
   const load = 2 * F32 * P
@@ -165,6 +176,8 @@ export const estimateTrainMemory = (x: TrainMemoryInput): MemoryEstimate => {
     tensorBytes,
     heapBytes,
     rssBytes: heapBytes + js + PROCESS_BASE,
+    nativeHeapBytes,
+    nativeRssBytes: nativeHeapBytes + js + PROCESS_BASE,
     cpuRssBytes: CPU_FACTOR * tensorBytes + js + PROCESS_BASE,
     largestTensorBytes: largestTensor,
     parts: { weights: F32 * frozen, optimizer: F32 * 3 * a.trainable, activations: F32 * 2 * activations, head: F32 * 2 * head },
@@ -183,12 +196,14 @@ export const isModelFacts = (x: unknown): x is ModelFacts =>
 export const formatBytes = (b: number): string => (b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(1)} GiB` : `${Math.ceil(b / 2 ** 20)} MiB`)
 
 /** The estimate as the stage contract's MemoryNeed, with what it is made of. */
-export const memoryNeed = (x: TrainMemoryInput, what: string): { heapBytes: number; rssBytes: number; cpuRssBytes: number; detail: string } => {
+export const memoryNeed = (x: TrainMemoryInput, what: string): { heapBytes: number; rssBytes: number; nativeHeapBytes: number; nativeRssBytes: number; cpuRssBytes: number; detail: string } => {
   const e = estimateTrainMemory(x)
   const p = e.parts
   return {
     heapBytes: e.heapBytes,
     rssBytes: e.rssBytes,
+    nativeHeapBytes: e.nativeHeapBytes,
+    nativeRssBytes: e.nativeRssBytes,
     cpuRssBytes: e.cpuRssBytes,
     detail: `${what}, batch ${x.batch} × ${x.seq} tokens: tensors ≈ ${formatBytes(e.tensorBytes)} (weights ${formatBytes(p.weights)}, trained + AdamW ${formatBytes(p.optimizer)}, activations and their gradients ${formatBytes(p.activations)}, output head ${formatBytes(p.head)})`,
   }
