@@ -6,7 +6,9 @@
  * token (K = B·T: the head's worst case). Measured: tf.profile's peak tensor bytes (step 0, as the
  * train stage reports it), the wasm heap's size at the end (it never shrinks: its high-water
  * mark) and the process's peak RSS (getrusage maxrss).
- *   npx tsx bench/memory-estimate.ts [backends=wasm,native] [cases=all]
+ * Also printed: the heap and RSS of a worker before its first tensor (what HEAP_BASE and
+ * PROCESS_BASE stand for).
+ *   npx tsx bench/memory-estimate.ts [backends=wasm,native] [cases=0,1,2 (indices of CASES)] [methods=lora,full]
  */
 import { execFileSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs"
@@ -34,8 +36,10 @@ export const CASES: ReadonlyArray<Case> = [
   { name: "gpt2 2×128 V1024", config: { vocabSize: 1024, blockSize: 128, nLayer: 2, nHead: 4, nEmbd: 128, mlpRatio: 4, tieWeights: true, layerNormEps: 1e-5 }, batch: 8, seq: 128 },
   { name: "llama 4×256 V8192", config: llama(4, 256, 4, 2, 688, 8192, true), batch: 4, seq: 256 },
   { name: "llama 8×512 V16384", config: llama(8, 512, 8, 4, 1376, 16384, false), batch: 4, seq: 128 },
+  // SmolLM2-135M's published shape (30 layers, 576 wide, 9 / 3 heads, SwiGLU 1536, V 49152, tied).
+  { name: "SmolLM2-135M shape", config: llama(30, 576, 9, 3, 1536, 49152, true), batch: 1, seq: 256 },
 ]
-const METHODS = ["lora", "full"] as const
+const METHODS = ["lora", "full"]
 const MIB = 2 ** 20
 
 const child = async (dir: string, backend: "wasm" | "native" | "cpu", method: string, batch: number, seq: number): Promise<void> => {
@@ -81,16 +85,17 @@ if (mode === "--child") await child(rest[0]!, rest[1] as "wasm", rest[2]!, Numbe
 else if (mode === "--make") await make(rest[0]!, Number(rest[1]))
 else {
   const backends = (mode ?? "wasm,native").split(",")
-  const picked = rest[0] === undefined ? CASES.map((_, i) => i) : rest[0].split(",").map(Number)
+  const picked = rest[0] === undefined ? [0, 1, 2] : rest[0].split(",").map(Number)
+  const methods = rest[1] === undefined ? METHODS : rest[1].split(",")
   const tsx = (args: string[]) => execFileSync(process.execPath, ["--import", "tsx", self, ...args], { encoding: "utf8", maxBuffer: 1 << 24 })
-  console.log("| case | B×T | method | backend | tensors est. / meas. (MiB) | heap est. / meas. growth (MiB) | RSS est. / meas. (MiB) |")
-  console.log("|---|---|---|---|---|---|---|")
+  console.log("| case | B×T | method | backend | tensors est. / meas. (MiB) | heap est. / meas. growth (MiB) | RSS est. / meas. (MiB) | before: heap, RSS (MiB) |")
+  console.log("|---|---|---|---|---|---|---|---|")
   for (const i of picked) {
     const c = CASES[i] as Case
     const dir = mkdtempSync(join(tmpdir(), "mem-base-"))
     mkdirSync(dir, { recursive: true })
     tsx(["--make", dir, String(i)])
-    for (const method of METHODS)
+    for (const method of methods)
       for (const backend of backends) {
         const targets: ReadonlyArray<ProjName> = projectionsOf(c.config)
         const est = estimateTrainMemory(trainMemoryInput({ config: c.config, batch: c.batch, seq: c.seq, headRows: c.batch * c.seq, method, rank: 8, targets, dropout: 0 }))
@@ -99,7 +104,7 @@ else {
         const f = (x: number) => (x / MIB).toFixed(0)
         const heapCol = backend === "cpu" ? "–" : `${f(backend === "native" ? est.nativeHeapBytes : est.heapBytes)} / ${f(m.heap - m.heap0)}`
         const rssEst = backend === "cpu" ? est.cpuRssBytes : backend === "native" ? est.nativeRssBytes : est.rssBytes
-        console.log(`| ${c.name} | ${c.batch}×${c.seq} | ${method} | ${backend} | ${f(est.tensorBytes)} / ${f(m.peakTensorBytes)} | ${heapCol} | ${f(rssEst)} / ${f(m.maxRss)} |`)
+        console.log(`| ${c.name} | ${c.batch}×${c.seq} | ${method} | ${backend} | ${f(est.tensorBytes)} / ${f(m.peakTensorBytes)} | ${heapCol} | ${f(rssEst)} / ${f(m.maxRss)} | ${backend === "cpu" ? "–" : f(m.heap0)}, ${f(m.rss0)} |`)
       }
     rmSync(dir, { recursive: true, force: true })
   }

@@ -33,10 +33,17 @@
  *                                           + full fine-tuning's dense embedding gradients,
  *                                optimizer step: gradients + 10 × the largest trainable tensor)).
  * The wasm heap (wasm and native: tensors live in one 32-bit heap) holds that peak plus what
- * its allocator cannot reuse; the process's RSS adds node and tfjs themselves, the JS copies of
- * a checkpoint (a dataSync copy, Float32Array.from's copy and the encoded file: 3 × what it
- * holds) and of the weights while they load. The factors are calibrated in bench/memory-estimate.ts
- * (bench/README.md, "Memory estimates").
+ * its allocator cannot reuse: heap = HEAP_FACTOR × tensors + HEAP_BASE (native: its transient
+ * part × NATIVE_TRANSIENT first). The process's RSS adds node and tfjs themselves (PROCESS_BASE),
+ * and the larger of the JS copies of a checkpoint (a dataSync copy, Float32Array.from's copy and
+ * the encoded file: 3 × what it holds) and of the weights while they load (file + tensor: 2 × 4P).
+ * On cpu tensors are JS typed arrays outside any heap: RSS = CPU_FACTOR × tensors + the same.
+ * The factors are calibrated in bench/memory-estimate.ts (bench/README.md, "Memory estimates"):
+ * every binding estimate there is at or above its measurement.
+ *
+ * Not modelled: a Mistral sliding-window mask (B·T² floats when T exceeds the window), packed
+ * label rows a few tokens longer than blockSize, and stages running side by side (`--jobs N`:
+ * each is held to the machine's limit alone).
  */
 import { isLlama, parameterCount, parameterSpecs, projDims, type ModelConfig, type ProjName } from "./config.ts"
 
@@ -159,7 +166,10 @@ export const estimateTrainMemory = (x: TrainMemoryInput): MemoryEstimate => {
   const activations = embed + blocks
   // Full fine-tuning: gather's gradient is a dense (V, C) (unsortedSegmentSum), and a tied head adds another before they are summed.
   const embedGrads = full ? (cfg.tieWeights ? 2 : 1) * V * C : 0
-  const largest = full ? Math.max(...parameterSpecs(cfg).map((s) => s.shape.reduce((m, d) => m * d, 1))) : Math.min(a.trainable, Math.max(...a.targets.map((p) => projDims(cfg, p)[1]), 1) * Math.max(a.rank, 1) * 4)
+  // The largest trainable tensor (the optimizer's per-tensor temporaries): a weight, or an adapter's (r, d) factor.
+  const largest = full
+    ? Math.max(...parameterSpecs(cfg).map((s) => s.shape.reduce((m, d) => m * d, 1)))
+    : Math.min(a.trainable, Math.max(0, ...a.targets.map((p) => a.rank * Math.max(...projDims(cfg, p)))))
   const backward = 2 * (activations + head) + a.trainable + embedGrads
   const step = a.trainable + 10 * largest
   const frozen = (full ? 0 : P) + a.frozen
