@@ -102,12 +102,12 @@ const inspect = (cmd: Inspect, registry: Registry, io: Io) =>
     const pipeline = yield* compilePipeline(cmd.pipeline, kindsOf(registry))
     const backends = yield* Effect.promise(() => resolveBackends(cmd.backend, { instances: pipeline.instances, defaults: cmd.resources }))
     // Only status refuses what cannot fit: why and export read what is (or would be) there.
-    const memory = cmd.type === "status" ? yield* checkMemory(pipeline, backends) : memoryPlan(pipeline, backends.of)
+    const memory = cmd.type === "status" ? (yield* checkMemory(pipeline, backends)).checks : new Map()
     const db = openDb(cmd.runsDir, { create: false })
     const store = db === undefined ? undefined : new Store(db, cmd.runsDir)
     try {
       const plan = makePlan(store, { pipeline, projectDir: projectRoot(), backend: backends.run, backendOf: backends.of, force: () => false })
-      if (cmd.type === "status") return yield* line(io.stdout, cmd.json ? statusJson(plan, memory.checks) : formatStatus(plan, memory.checks)).pipe(Effect.as(0))
+      if (cmd.type === "status") return yield* line(io.stdout, cmd.json ? statusJson(plan, memory) : formatStatus(plan, memory)).pipe(Effect.as(0))
       const target = plan.find((p) => p.instance.id === cmd.id)
       if (target === undefined) {
         const ids = plan.map((p) => p.instance.id)
