@@ -5,6 +5,7 @@
  * `Method` that spreads the spec); `specs/index.ts` and `index.ts` list them.
  */
 import type { Schema } from "effect"
+import type { AdapterForm } from "../model/arch/memory.ts"
 
 export type OptionValue = number | boolean
 
@@ -23,6 +24,19 @@ export interface MethodDefaults {
   readonly lr: number
 }
 
+/**
+ * What a method trains and keeps, without tensors: `peftlab status` estimates a train's memory
+ * from it (specs/footprint.ts, src/model/arch/memory.ts). `counts` equals the method's own
+ * `Method.counts` (a test holds every method to it).
+ */
+export interface Footprint {
+  readonly form: AdapterForm
+  /** Trainable and frozen adapter floats over these targets at this rank (full fine-tuning: 0, the caller adds the model). */
+  counts(targets: ReadonlyArray<{ readonly dIn: number; readonly dOut: number }>, rank: number): { readonly trainable: number; readonly frozen: number }
+  /** Base weights the method writes between steps, saved in each checkpoint: none, the targets' kernels (Delta-LoRA) or all (full). */
+  readonly writesBase: "none" | "targets" | "all"
+}
+
 export interface MethodSpec {
   readonly name: string
   /** `peft_type` in adapter_config.json. */
@@ -35,4 +49,5 @@ export interface MethodSpec {
   readonly module: string
   /** URL of the spec's own file (`import.meta.url`). */
   readonly specModule: string
+  readonly footprint: Footprint
 }

@@ -12,6 +12,10 @@ import { kindsOf } from "../engine/registry.ts"
 import type { Registry } from "../engine/registry.ts"
 import { makePlan, runPipeline } from "../engine/run-pipeline.ts"
 import { compilePipeline } from "../pipeline/compile.ts"
+import type { Pipeline } from "../pipeline/compile.ts"
+import { memoryPlan } from "../pipeline/memory.ts"
+import type { MemoryPlan } from "../pipeline/memory.ts"
+import type { RunBackends } from "../engine/backend.ts"
 import type { PlannedInstance } from "../engine/plan.ts"
 import { PipelineInvalid } from "../pipeline/problems.ts"
 import { didYouMean } from "../pipeline/suggest.ts"
@@ -82,6 +86,14 @@ const makeSink = async (output: Output, io: Io, comparison: () => Promise<string
   return { onEvent: dashboard.onEvent, close: async () => ((table = await comparison()), dashboard.close()) }
 }
 
+/** Each train's memory estimate on its backend; an instance that cannot fit is exit 2 before anything runs. */
+const checkMemory = (pipeline: Pipeline, backends: RunBackends): Effect.Effect<MemoryPlan, PipelineInvalid> => {
+  const plan = memoryPlan(pipeline, backends.of)
+  if (plan.problems.length === 0) return Effect.succeed(plan)
+  const located = plan.problems.map(pipeline.locate).sort((a, b) => a.line - b.line || a.col - b.col)
+  return Effect.fail(new PipelineInvalid({ problems: located }))
+}
+
 type Inspect = Extract<Command, { type: "status" | "why" | "export" }>
 
 /** status / why: plan against the store read-only; creates nothing. */
@@ -89,11 +101,13 @@ const inspect = (cmd: Inspect, registry: Registry, io: Io) =>
   Effect.gen(function* () {
     const pipeline = yield* compilePipeline(cmd.pipeline, kindsOf(registry))
     const backends = yield* Effect.promise(() => resolveBackends(cmd.backend, { instances: pipeline.instances, defaults: cmd.resources }))
+    // Only status refuses what cannot fit: why and export read what is (or would be) there.
+    const memory = cmd.type === "status" ? (yield* checkMemory(pipeline, backends)).checks : new Map()
     const db = openDb(cmd.runsDir, { create: false })
     const store = db === undefined ? undefined : new Store(db, cmd.runsDir)
     try {
       const plan = makePlan(store, { pipeline, projectDir: projectRoot(), backend: backends.run, backendOf: backends.of, force: () => false })
-      if (cmd.type === "status") return yield* line(io.stdout, cmd.json ? statusJson(plan) : formatStatus(plan)).pipe(Effect.as(0))
+      if (cmd.type === "status") return yield* line(io.stdout, cmd.json ? statusJson(plan, memory) : formatStatus(plan, memory)).pipe(Effect.as(0))
       const target = plan.find((p) => p.instance.id === cmd.id)
       if (target === undefined) {
         const ids = plan.map((p) => p.instance.id)
@@ -142,6 +156,7 @@ const run = (cmd: Extract<Command, { type: "run" }>, registry: Registry, io: Io)
       if (problem !== undefined) return yield* line(io.stderr, problem).pipe(Effect.as(2))
     }
     const backends = yield* Effect.promise(() => resolveBackends(cmd.backend, { instances: pipeline.instances, defaults: cmd.resources }))
+    yield* checkMemory(pipeline, backends)
     const sink = yield* Effect.promise(() => makeSink(cmd.output, io, comparisonText(cmd.runsDir, pipeline.name)))
     const workerLog = dashboardWanted(cmd.output, io) ? "worker.log" : undefined
     const logStart = workerLog === undefined ? 0 : sizeOf(path.join(cmd.runsDir, workerLog))

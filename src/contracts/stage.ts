@@ -123,6 +123,24 @@ export interface StageInputSpec {
   readonly requires?: { readonly params: Readonly<Record<string, string | number | boolean>>; readonly why: string }
 }
 
+/**
+ * A training instance's peak memory, estimated at plan time (tfjs-free) from its params and its
+ * inputs' facts: `peftlab status` shows it and refuses an instance that cannot fit its backend.
+ */
+export interface MemoryNeed {
+  /** The wasm heap at the peak on wasm (every tensor lives in one 32-bit heap). */
+  readonly heapBytes: number
+  /** The process's peak resident memory on wasm (the heap, node, JS copies). */
+  readonly rssBytes: number
+  /** The same two on native (the same heap; its fused kernels keep less). */
+  readonly nativeHeapBytes: number
+  readonly nativeRssBytes: number
+  /** The process's peak resident memory on cpu or tensorflow (tensors outside any heap). */
+  readonly cpuRssBytes: number
+  /** What the estimate is made of, for messages: "LoRA r 8 on q, v; B 8 × T 128: weights …". */
+  readonly detail: string
+}
+
 export interface StageDefinition<P> {
   /** The kind name used in YAML `kind:`; equals its folder's name in `stages/`. */
   readonly kind: string
@@ -145,6 +163,18 @@ export interface StageDefinition<P> {
    * each problem names the param key and what is wrong; any problem is exit 2, nothing runs.
    */
   readonly check?: (params: P, pipelineDir: string) => ReadonlyArray<{ readonly param: string; readonly message: string }>
+  /**
+   * What plan time knows of this instance's output, without tfjs, from its params and its
+   * inputs' facts (by input name; undefined where a producer declares none or cannot tell):
+   * e.g. a model's config, an adapter's method and targets. Consumers' `facts` and `memory` read it.
+   */
+  readonly facts?: (params: P, inputs: Readonly<Record<string, unknown>>, pipelineDir: string) => unknown
+  /**
+   * The instance's peak memory (instances that train), from its params and its inputs' facts;
+   * undefined where those do not say enough. Estimated and checked by `status` and `run` before
+   * anything runs (src/pipeline/memory.ts).
+   */
+  readonly memory?: (params: P, inputs: Readonly<Record<string, unknown>>) => MemoryNeed | undefined
   /**
    * The kind chooses factor values among the instances its `many` inputs collect (select):
    * other stages may then take a param from it (`lr: { from: pick }`). Its summary must hold the

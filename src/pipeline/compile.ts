@@ -25,6 +25,8 @@ export interface Pipeline {
   /** Every instance, dependencies first. */
   readonly instances: ReadonlyArray<Instance>
   readonly byId: ReadonlyMap<string, Instance>
+  /** A problem found after compiling (the memory plan, once backends are known) → file:line:col. */
+  readonly locate: (problem: Problem) => LocatedProblem
 }
 
 const byPosition = (a: LocatedProblem, b: LocatedProblem) => a.line - b.line || a.col - b.col
@@ -93,6 +95,7 @@ export const compileText = (displayPath: string, text: string, kinds: ReadonlyMa
     axes: loaded.spec.matrix,
     instances: expanded.instances,
     byId: new Map(expanded.instances.map((i) => [i.id, i])),
+    locate: source.locate,
   }
 }
 

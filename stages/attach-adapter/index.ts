@@ -26,5 +26,7 @@ export default defineStage<AttachParams>({
   // Another method's options do not change this instance: they stay out of its fingerprint.
   fingerprintParams: (p) => ({ ...Object.fromEntries(Object.entries(p).filter(([k]) => !OPTION_KEYS.has(k))), ...methodOptions(p.method, p) }),
   packages: ["tensors"],
+  // What train's plan-time memory estimate needs (src/adapters/specs/footprint.ts, AdapterFacts).
+  facts: (p) => ({ method: p.method, rank: p.rank, targets: p.targets, dropout: p.dropout }),
   run: (ctx) => Effect.flatMap(Effect.promise(() => import("./run.ts")), (job) => job.attach(ctx)),
 })

@@ -10,6 +10,7 @@
 import { Effect } from "effect"
 import { defineStage } from "../../src/contracts/stage.ts"
 import { BuildModelParams } from "./params.ts"
+import { buildModelFacts, buildModelMemory } from "./plan.ts"
 
 export default defineStage<BuildModelParams>({
   kind: "build-model",
@@ -19,5 +20,9 @@ export default defineStage<BuildModelParams>({
   params: BuildModelParams,
   inputs: { tokens: { description: "the tokenized pretraining corpus", kinds: ["tokenize"] } },
   packages: ["tensors"],
+  facts: buildModelFacts,
+  memory: buildModelMemory,
+  // The plan-time config and memory estimate change no output.
+  code: { cut: [new URL("./plan.ts", import.meta.url).href] },
   run: (ctx) => Effect.flatMap(Effect.promise(() => import("./run.ts")), (job) => job.buildModel(ctx)),
 })

@@ -11,6 +11,7 @@ import { isAbsolute, resolve } from "node:path"
 import { Effect } from "effect"
 import { defineStage } from "../../src/contracts/stage.ts"
 import { checkHfFolderProblems } from "../../src/hf/check.ts"
+import { checkHfFolder } from "../../src/hf/config.ts"
 import { LoadModelParams } from "./params.ts"
 
 export default defineStage<LoadModelParams>({
@@ -25,6 +26,15 @@ export default defineStage<LoadModelParams>({
     // tfjs-free (safetensors headers are not even read): fine for `peftlab status`.
     const dir = isAbsolute(p.path) ? p.path : resolve(pipelineDir, p.path)
     return checkHfFolderProblems(dir, p.block_size)
+  },
+  // The checkpoint's config (config.json only), for the memory estimates of the trains on it;
+  // a folder that does not map has no facts (its `check` says why).
+  facts: (p, _inputs, pipelineDir) => {
+    try {
+      return { config: checkHfFolder(isAbsolute(p.path) ? p.path : resolve(pipelineDir, p.path)) }
+    } catch {
+      return undefined
+    }
   },
   run: (ctx) => Effect.flatMap(Effect.promise(() => import("./run.ts")), (job) => job.loadModel(ctx)),
 })

@@ -17,5 +17,7 @@ export default defineStage<TokenizeParams>({
   inputs: {},
   files: (p) => [...(p.corpus === "sotu" ? [] : p.corpus), ...(p.task_text === undefined || p.task_text.data === "spam-assassin" ? [] : [p.task_text.data])],
   packages: ["pretrain-data", "task-data"],
+  // At most vocab_size tokens (BPE may stop early): enough for build-model's plan-time config.
+  facts: (p) => ({ vocabSize: p.vocab_size }),
   run: (ctx) => Effect.flatMap(Effect.promise(() => import("./run.ts")), (job) => job.tokenize(ctx)),
 })

@@ -10,6 +10,7 @@ import { Effect } from "effect"
 import { METHOD_REGISTRIES } from "../../src/adapters/specs/index.ts"
 import { defineStage } from "../../src/contracts/stage.ts"
 import { TrainParams } from "./params.ts"
+import { trainMemory } from "./plan.ts"
 
 export default defineStage<TrainParams>({
   kind: "train",
@@ -22,8 +23,10 @@ export default defineStage<TrainParams>({
     adapter: { description: "the initialized adapter", kinds: ["attach-adapter"] },
   },
   files: (p) => (p.data === "spam-assassin" ? [] : [p.data]),
-  // Depends on its adapter's method's files (inherited from attach-adapter), not on every method.
-  code: { cut: METHOD_REGISTRIES },
+  // Depends on its adapter's method's files (inherited from attach-adapter), not on every method;
+  // nor on the plan-time memory estimate, which changes no output.
+  code: { cut: [...METHOD_REGISTRIES, new URL("./plan.ts", import.meta.url).href] },
   packages: ["tensors", "task-data"],
+  memory: trainMemory,
   run: (ctx) => Effect.flatMap(Effect.promise(() => import("./run.ts")), (job) => job.train(ctx)),
 })

@@ -31,6 +31,10 @@ export const TrainParams = Schema.Struct({
    * seed per cell drives all of its randomness. */
   seed: Schema.optionalKey(Schema.Int),
   checkpoint_every: int(50),
+  /** Tokens per training sequence at most (prompt cut from the left, as at blockSize); unset: the
+   * model's blockSize. A checkpoint's max_position_embeddings (8,192 for SmolLM2) is rarely what a
+   * task needs, and memory grows with it (attention: T² per head; `peftlab status` estimates it). */
+  max_length: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThan(0))),
   /** completion: cross-entropy of the completion tokens over the whole vocabulary. labels: a
    * softmax over the task's label completions only (LM-BFF's prompt-based fine-tuning), the
    * score the evaluation's argmax reads; needs a task with a label set (src/model/losses.ts). */
@@ -43,3 +47,6 @@ export const TrainParams = Schema.Struct({
   ),
 )
 export type TrainParams = typeof TrainParams.Type
+
+/** Tokens per training sequence at most: `max_length`, capped at the model's blockSize. */
+export const trainSeq = (p: Pick<TrainParams, "max_length">, blockSize: number): number => Math.min(p.max_length ?? blockSize, blockSize)

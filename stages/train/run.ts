@@ -6,7 +6,7 @@ import type { Effect } from "effect"
 import type { StageContext, StageError, StageOutput } from "../../src/contracts/stage.ts"
 import { CompletionBatches } from "../../src/model/data/completion-batches.ts"
 import { disposeGPT } from "../../src/model/arch/model.ts"
-import type { TrainParams } from "./params.ts"
+import { trainSeq, type TrainParams } from "./params.ts"
 import type { Adapter } from "../../src/adapters/adapter.ts"
 import { ADAPTER_WEIGHTS, loadAdapter, saveAdapter } from "../../src/adapters/io.ts"
 import { clearCheckpoint, trainAdapter } from "../../src/adapters/train-loop.ts"
@@ -51,7 +51,7 @@ export const train = (ctx: StageContext<TrainParams>): Effect.Effect<StageOutput
       const spec: DataSpec = { data: p.data, split_seed: p.split_seed, val_fraction: p.val_fraction, test_fraction: p.test_fraction, body_chars: p.body_chars }
       const task = await loadTaskData(ctx, spec)
       const seed = p.seed ?? adapter.settings.seed
-      const batches = new CompletionBatches(task.train, tokenizer, model.config.blockSize, { batchSize: p.batch_size, seed, loss: p.loss, labels: task.labels })
+      const batches = new CompletionBatches(task.train, tokenizer, trainSeq(p, model.config.blockSize), { batchSize: p.batch_size, seed, loss: p.loss, labels: task.labels })
       const lr = (p.lr ?? adapter.method.defaults.lr) * p.lr_scale
       const minLr = p.min_lr ?? lr / 10
       ctx.log(`${adapter.method.name}: ${task.train.length} training examples, ${p.steps} steps of ${p.batch_size}, lr ${lr}`)

@@ -37,6 +37,7 @@ const dora: Method = {
   options: {},
   module: import.meta.url,
   specModule: import.meta.url,
+  footprint: { form: "low-rank", counts: (ts, r) => ({ trainable: ts.reduce((n, t) => n + r * (t.dIn + t.dOut) + t.dOut, 0), frozen: 0 }), writesBase: "none" },
   counts: (targets, s) => ({ trainable: lf.counts(targets, s).trainable + targets.reduce((n, t) => n + t.dOut, 0), frozenAdapter: 0 }),
   init: (targets, s, base) => {
     if (base === undefined) throw new Error("DoRA's init needs the base model")

@@ -1,7 +1,7 @@
 /** Delta-LoRA's spec (the maths: ../delta-lora.ts). */
 import { Schema } from "effect"
 import type { MethodSpec } from "../method-spec.ts"
-import { loraDefaults } from "./lora.ts"
+import { loraDefaults, loraSpec } from "./lora.ts"
 
 export const deltaLoRASpec: MethodSpec = {
   name: "delta-lora",
@@ -18,4 +18,5 @@ export const deltaLoRASpec: MethodSpec = {
   },
   module: new URL("../delta-lora.ts", import.meta.url).href,
   specModule: import.meta.url,
+  footprint: { ...loraSpec.footprint, writesBase: "targets" },
 }

@@ -9,4 +9,5 @@ export const fullSpec: MethodSpec = {
   options: {},
   module: new URL("../full.ts", import.meta.url).href,
   specModule: import.meta.url,
+  footprint: { form: "full", counts: () => ({ trainable: 0, frozen: 0 }), writesBase: "all" },
 }

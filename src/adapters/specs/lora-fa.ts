@@ -13,4 +13,6 @@ export const loraFASpec: MethodSpec = {
   },
   module: new URL("../lora-fa.ts", import.meta.url).href,
   specModule: import.meta.url,
+  // A (d_in, r) frozen, B (r, d_out) trained.
+  footprint: { form: "low-rank", counts: (ts, r) => ({ trainable: ts.reduce((n, t) => n + r * t.dOut, 0), frozen: ts.reduce((n, t) => n + r * t.dIn, 0) }), writesBase: "none" },
 }

@@ -1,7 +1,7 @@
 /** LoRA+'s spec (the maths: ../lora-plus.ts). Default λ = 16 (the paper's rule of thumb). */
 import { Schema } from "effect"
 import type { MethodSpec } from "../method-spec.ts"
-import { loraDefaults } from "./lora.ts"
+import { loraDefaults, loraSpec } from "./lora.ts"
 
 export const loraPlusSpec: MethodSpec = {
   name: "lora-plus",
@@ -13,4 +13,5 @@ export const loraPlusSpec: MethodSpec = {
   },
   module: new URL("../lora-plus.ts", import.meta.url).href,
   specModule: import.meta.url,
+  footprint: { ...loraSpec.footprint },
 }

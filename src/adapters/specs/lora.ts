@@ -11,4 +11,5 @@ export const loraSpec: MethodSpec = {
   options: {},
   module: new URL("../lora.ts", import.meta.url).href,
   specModule: import.meta.url,
+  footprint: { form: "low-rank", counts: (ts, r) => ({ trainable: ts.reduce((n, t) => n + r * (t.dIn + t.dOut), 0), frozen: 0 }), writesBase: "none" },
 }

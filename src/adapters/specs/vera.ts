@@ -13,4 +13,13 @@ export const veraSpec: MethodSpec = {
   },
   module: new URL("../vera.ts", import.meta.url).href,
   specModule: import.meta.url,
+  // d (r) and b (d_out) per target; the shared A_s (max d_in, r) and B_s (r, max d_out) once.
+  footprint: {
+    form: "weight",
+    counts: (ts, r) => ({
+      trainable: ts.reduce((n, t) => n + t.dOut + r, 0),
+      frozen: ts.length === 0 ? 0 : r * (Math.max(...ts.map((t) => t.dIn)) + Math.max(...ts.map((t) => t.dOut))),
+    }),
+    writesBase: "none",
+  },
 }
