@@ -679,7 +679,7 @@ static napi_value get_info(napi_env env, napi_callback_info info) {
   const char *blas = "own", *coreName = pl_gemm_kernel(), *configText = pl_gemm_config();
   const int nThreads = pl_gemm_threads();
 #elif defined(PEFTLAB_BLAS_ACCELERATE)
-  const char *blas = "accelerate", *coreName = "accelerate", *configText = "Apple Accelerate (vecLib) CBLAS";
+  const char *blas = "accelerate", *coreName = "vecLib", *configText = "Apple Accelerate (vecLib) CBLAS";
   const int nThreads = accelerate_threads;
 #else
   const char *blas = "openblas", *coreName = openblas_get_corename(), *configText = openblas_get_config();
