@@ -364,9 +364,10 @@ static void run_share(const plan* p, int tid) {
 #else
 #define RELAX() ((void)0)
 #endif
-/* ~20–50 µs of spinning before a worker sleeps: the products of a training step come a few
-   dozen µs apart, and a futex wake costs about as much as a small product. */
-#define SPIN 20000
+/* A worker spins ~2,000 pauses (~40–100 µs: a pause is ~30–140 cycles, by CPU) before it sleeps:
+   the products of a training step come a few dozen µs apart, and a futex wake costs about as
+   much as a small product; longer would take a shared core from others. */
+#define SPIN 2000
 
 static int threads = 1;                 /* as set: the caller + pool workers */
 static int pool = 0;                    /* workers running, tids 1..pool */
