@@ -70,6 +70,14 @@ if (gyp === undefined) fail("node-gyp was not found (it ships with npm)")
 // Build against the installed headers; without a nodedir node-gyp would try to download them.
 const nodedir = process.env.npm_config_nodedir ?? [join(dirname(process.execPath), "..")].find((d) => existsSync(join(d, "include", "node", "node_api.h")))
 
+// No compiler, no addon: say so plainly rather than through make's error.
+if (process.platform !== "win32") {
+  const cc = process.env.CC || "cc"
+  const [command = "cc", ...flags] = cc.trim().split(/\s+/) // CC may carry a launcher or flags ("ccache gcc")
+  const probe = spawnSync(command, [...flags, "--version"], { stdio: "ignore" })
+  if (probe.error !== undefined || probe.status !== 0) fail(`no C compiler was found (${cc} --version fails)`)
+}
+
 /** One node-gyp rebuild; the first line that says what went wrong, or undefined when it built. */
 const build = (which, ownToo) => {
   const vars = [`-Dblas=${which}`, `-Down_too=${ownToo ? 1 : 0}`, ...(which === "openblas" ? [`-Dopenblas_include=${include}`, `-Dopenblas_libdir=${libdir}`] : [])]
