@@ -699,6 +699,9 @@ static napi_value get_info(napi_env env, napi_callback_info info) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
+#if defined(PEFTLAB_BLAS_OWN)
+  (void)pl_gemm_kernel(); /* the micro-kernel is chosen when the addon loads (PEFTLAB_GEMM_KERNEL is read now) */
+#endif
   napi_property_descriptor props[] = {
       {"sgemm", NULL, sgemm, NULL, NULL, NULL, napi_default, NULL},
       {"sgemmStrided", NULL, sgemm_strided, NULL, NULL, NULL, napi_default, NULL},
