@@ -12,7 +12,8 @@
  * operands, β = 0); in every round each addon runs once per shape, alternating, so load from
  * other jobs hits both alike. OpenBLAS's kernels are what the environment makes them
  * (OPENBLAS_CORETYPE, which peftlab respects; else peftlab's pick from the CPU's flags).
- *   npx tsx bench/gemm.ts            (ROUNDS=5; writes bench/gemm.results.json)
+ *   npx tsx bench/gemm.ts     (ROUNDS=5; writes bench/gemm.results.<main addon's BLAS>-<core>.json,
+ *                              e.g. gemm.results.openblas-skylakex.json: OPENBLAS_CORETYPE=SkylakeX …)
  */
 import { writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
@@ -93,4 +94,4 @@ for (const threads of [1, 2]) {
   }
 }
 for (const a of addons) a.addon.setThreads(1)
-writeFileSync(join(root, "bench/gemm.results.json"), JSON.stringify({ rounds: ROUNDS, addons: addons.map((a) => a.name), rows }, null, 2) + "\n")
+writeFileSync(join(root, `bench/gemm.results.${main.blas}-${main.core.toLowerCase()}.json`), JSON.stringify({ rounds: ROUNDS, addons: addons.map((a) => a.name), rows }, null, 2) + "\n")
