@@ -1,7 +1,9 @@
 /**
  * One pretraining throughput measurement in a fresh process: the default build-model
  * architecture on random tokens, AdamW + clipping, as the build-model stage runs it.
- * Prints one JSON line: { tokens_per_s, step_ms, peak_rss_mb, backend, fast }.
+ * Prints one JSON line: { tokens_per_s, step_ms, peak_rss_mb, backend, threads, fast, blas }, where
+ * blas is the native addon's BLAS and kernels ("openblas Haswell", "own avx512"; PEFTLAB_NATIVE_ADDON
+ * picks the addon, e.g. native/build/Release/peftlab_gemm.node for the own GEMM).
  *   npx tsx bench/train-worker.ts <native|wasm|cpu> <fast|plain> [steps=20] [warmup=3] [blas threads=1]
  */
 import { readFileSync } from "node:fs"
@@ -10,6 +12,7 @@ import { AdamW } from "../src/model/adamw.ts"
 import { initBackend } from "../src/model/kernels/backend.ts"
 import { clipByGlobalNorm } from "../src/model/clip.ts"
 import { defaultConfig, forward, initGPT, maskedCrossEntropy } from "../src/model/arch/model.ts"
+import { loadNative } from "../src/model/kernels/native.ts"
 import { setMatmulPath } from "../src/model/kernels/ops.ts"
 import { paramGroups } from "../src/model/pretrain.ts"
 
@@ -38,5 +41,7 @@ const n = Number(stepsArg)
 const t0 = performance.now()
 for (let i = 0; i < n; i++) step(100 + i)
 const s = (performance.now() - t0) / 1000
+const native = backend === "native" ? loadNative() : undefined
+const blas = native?.ok ? `${native.blas} ${native.core}` : null
 const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"))?.[1]
-console.log(JSON.stringify({ tokens_per_s: (n * BENCH_BATCH * T) / s, step_ms: (s * 1000) / n, peak_rss_mb: Number(hwm ?? 0) / 1024, backend, threads: Number(threadsArg), fast: variant === "fast" }))
+console.log(JSON.stringify({ tokens_per_s: (n * BENCH_BATCH * T) / s, step_ms: (s * 1000) / n, peak_rss_mb: Number(hwm ?? 0) / 1024, backend, threads: Number(threadsArg), fast: variant === "fast", blas }))

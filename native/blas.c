@@ -1,9 +1,11 @@
 /*
- * peftlab's native matrix products: OpenBLAS sgemm on tensors that live in tfjs-wasm's heap.
+ * peftlab's native matrix products: sgemm on tensors that live in tfjs-wasm's heap.
  *
  * tfjs-wasm keeps every tensor in one WebAssembly memory (an ArrayBuffer). This addon receives
- * that buffer and byte offsets into it, and runs cblas_sgemm in place, so a product costs one
+ * that buffer and byte offsets into it, and runs sgemm in place, so a product costs one
  * call and no copy (DESIGN.md, "Compute backends": 120–135 GFLOP/s vs 16–23 for XNNPACK).
+ * The sgemm is OpenBLAS's cblas_sgemm, or Accelerate's on macOS without OpenBLAS, or our own
+ * (gemm.c) where neither was found: bin/build-native.mjs picks, and defines PEFTLAB_BLAS_*.
  *
  * Native code trusts nothing: every operand's extent (offset, leading dimension, batch
  * stride, batch count) is checked to lie inside the heap, the output must not overlap an
@@ -16,13 +18,20 @@
  *     with A_g at aOff + 4·g·strideA bytes (strideA 0 broadcasts one A over the batch), etc.
  *   An optional 19th argument, a byte offset of N floats, starts every row of C as that bias
  *   (beta is then 1): a dense layer x·W + b in one call.
- *   setThreads(n), info() → { core, threads, config }
+ *   setThreads(n), info() → { blas, core, threads, config }
  * and a few fused elementwise kernels with their gradients (below: GELU, cross-entropy,
  * LayerNorm, causal softmax), where tfjs-wasm spends most of a step once products are fast;
  * then the embedding lookup (a row gather), float32 + − × of one shape or with a scalar, and
  * one AdamW slot's update, each computing exactly what tfjs-wasm computes (same bits).
  */
+#if defined(PEFTLAB_BLAS_OWN)
+#include "gemm.h"
+#elif defined(PEFTLAB_BLAS_ACCELERATE)
+#include <Accelerate/Accelerate.h>
+typedef int blasint;
+#else
 #include <cblas.h>
+#endif
 #include <math.h>
 #include <node_api.h>
 #include <stdint.h>
@@ -115,11 +124,18 @@ static bool run_gemm(napi_env env, const char* fn, float* heap, size_t bytes, co
         for (int64_t i = 0; i < g->M; i++) memcpy(heap + c0 + o * g->sC2 + b * g->sC + i * g->ldc, heap + g->biasOff / 4, (size_t)g->N * 4);
     beta = 1;
   }
+#if defined(PEFTLAB_BLAS_OWN)
+  /* One call for every batch: gemm.c spreads the batch's tiles over its threads. */
+  const pl_gemm_args args = {g->tA, g->tB, g->M, g->N, g->K, (float)g->alpha, beta, heap + a0, g->lda, g->sA, g->sA2,
+                             heap + b0, g->ldb, g->sB, g->sB2, heap + c0, g->ldc, g->sC, g->sC2, g->batch, g->batch2};
+  pl_sgemm(&args);
+#else
   const enum CBLAS_TRANSPOSE ta = g->tA ? CblasTrans : CblasNoTrans, tb = g->tB ? CblasTrans : CblasNoTrans;
   for (int64_t o = 0; o < g->batch2; o++)
     for (int64_t b = 0; b < g->batch; b++)
       cblas_sgemm(CblasRowMajor, ta, tb, (blasint)g->M, (blasint)g->N, (blasint)g->K, (float)g->alpha, heap + a0 + o * g->sA2 + b * g->sA,
                   (blasint)g->lda, heap + b0 + o * g->sB2 + b * g->sB, (blasint)g->ldb, beta, heap + c0 + o * g->sC2 + b * g->sC, (blasint)g->ldc);
+#endif
   return true;
 }
 
@@ -632,23 +648,50 @@ static napi_value adamw(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+#if defined(PEFTLAB_BLAS_ACCELERATE)
+static int accelerate_threads = 1;
+#endif
+
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int64_t n;
   if (argc != 1 || !get_int(env, argv[0], "threads", 1, 1024, &n)) return NULL;
+#if defined(PEFTLAB_BLAS_OWN)
+  pl_gemm_set_threads((int)n);
+#elif defined(PEFTLAB_BLAS_ACCELERATE)
+  accelerate_threads = (int)n; /* recorded only: Accelerate decides its own threading */
+#else
   openblas_set_num_threads((int)n);
+#endif
   return NULL;
 }
 
+/*
+ * info() → { blas, core, threads, config }: which BLAS this addon was built with ("openblas",
+ * "accelerate" or "own", bin/build-native.mjs), the kernels it runs (OpenBLAS's core, e.g.
+ * "SkylakeX"; the own GEMM's micro-kernel, e.g. "avx512"), and its thread count and build line.
+ */
 static napi_value get_info(napi_env env, napi_callback_info info) {
   (void)info;
-  napi_value obj, core, threads, config;
+#if defined(PEFTLAB_BLAS_OWN)
+  const char *blas = "own", *coreName = pl_gemm_kernel(), *configText = pl_gemm_config();
+  const int nThreads = pl_gemm_threads();
+#elif defined(PEFTLAB_BLAS_ACCELERATE)
+  const char *blas = "accelerate", *coreName = "vecLib", *configText = "Apple Accelerate (vecLib) CBLAS";
+  const int nThreads = accelerate_threads;
+#else
+  const char *blas = "openblas", *coreName = openblas_get_corename(), *configText = openblas_get_config();
+  const int nThreads = openblas_get_num_threads();
+#endif
+  napi_value obj, blasValue, core, threads, config;
   CHECK(napi_create_object(env, &obj));
-  CHECK(napi_create_string_utf8(env, openblas_get_corename(), NAPI_AUTO_LENGTH, &core));
-  CHECK(napi_create_int32(env, openblas_get_num_threads(), &threads));
-  CHECK(napi_create_string_utf8(env, openblas_get_config(), NAPI_AUTO_LENGTH, &config));
+  CHECK(napi_create_string_utf8(env, blas, NAPI_AUTO_LENGTH, &blasValue));
+  CHECK(napi_create_string_utf8(env, coreName, NAPI_AUTO_LENGTH, &core));
+  CHECK(napi_create_int32(env, nThreads, &threads));
+  CHECK(napi_create_string_utf8(env, configText, NAPI_AUTO_LENGTH, &config));
+  CHECK(napi_set_named_property(env, obj, "blas", blasValue));
   CHECK(napi_set_named_property(env, obj, "core", core));
   CHECK(napi_set_named_property(env, obj, "threads", threads));
   CHECK(napi_set_named_property(env, obj, "config", config));
@@ -656,6 +699,9 @@ static napi_value get_info(napi_env env, napi_callback_info info) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
+#if defined(PEFTLAB_BLAS_OWN)
+  (void)pl_gemm_kernel(); /* the micro-kernel is chosen when the addon loads (PEFTLAB_GEMM_KERNEL is read now) */
+#endif
   napi_property_descriptor props[] = {
       {"sgemm", NULL, sgemm, NULL, NULL, NULL, napi_default, NULL},
       {"sgemmStrided", NULL, sgemm_strided, NULL, NULL, NULL, napi_default, NULL},

@@ -1,17 +1,17 @@
 /**
  * `--backend auto|tensorflow|native|wasm|cpu` → the backend a run will use, decided once in
  * the parent process (it is part of every fingerprint). `auto` prefers tfjs-node-gpu when it
- * loads, then native (wasm + OpenBLAS), then wasm, then cpu.
+ * loads, then native (wasm + a BLAS: OpenBLAS, Accelerate or our own GEMM), then wasm, then cpu.
  *
  * Kept cheap for the parent (docs/DESIGN.md, "Start-up is part of the product"): tfjs itself is only
  * imported when tfjs-node-gpu is installed and must be tried; the native probe loads the
- * OpenBLAS addon (~5 ms); wasm and cpu ship with @tensorflow/tfjs.
+ * BLAS addon (~5 ms); wasm and cpu ship with @tensorflow/tfjs.
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
-import { dirname, join } from "node:path"
+import { basename, dirname, join } from "node:path"
 import type { BackendName } from "../../contracts/stage.ts"
-import { ADDON_PATH, loadNative, nativeIdentity } from "./native.ts"
+import { ADDON_PATH, describeNativeBlas, loadNative, nativeIdentity, type NativeStatus } from "./native.ts"
 
 export type BackendRequest = "auto" | BackendName
 
@@ -45,21 +45,26 @@ export class BackendUnavailable extends Error {
   readonly _tag = "BackendUnavailable"
 }
 
-/**
- * `auto` falling back from native says why once, in one line, the first time on this install
- * (the note sits where the addon would be, so rebuilding it resets the note), then stays quiet.
- */
-const noteNativeFallback = (reason: string, say: (line: string) => void): void => {
-  const marker = join(dirname(ADDON_PATH), "fallback-noted")
+/** Says `line` the first time on this build (the note sits beside the addon, so rebuilding it resets the note), then stays quiet. */
+const noteOnce = (name: string, line: string, say: (line: string) => void): void => {
+  const marker = join(dirname(ADDON_PATH), name)
   if (existsSync(marker)) return
-  say(`peftlab: using wasm, ${reason.replace(/^backend native is unavailable: /, "native is unavailable: ")}`)
+  say(line)
   try {
     mkdirSync(dirname(marker), { recursive: true })
-    writeFileSync(marker, `${reason}\n`)
+    writeFileSync(marker, `${line}\n`)
   } catch {
     // A read-only install says it every time instead.
   }
 }
+
+/** `auto` falling back from native says why once, in one line. */
+const noteNativeFallback = (reason: string, say: (line: string) => void): void =>
+  noteOnce("fallback-noted", `peftlab: using wasm, ${reason.replace(/^backend native is unavailable: /, "native is unavailable: ")}`, say)
+
+/** The first run on native says which BLAS it multiplies with (OpenBLAS, Accelerate or our own GEMM), in one line. */
+const noteNativeBlas = (native: Extract<NativeStatus, { ok: true }>, say: (line: string) => void): void =>
+  noteOnce(`${basename(ADDON_PATH)}.noted`, `peftlab: backend native multiplies with ${describeNativeBlas(native)}`, say)
 
 export const resolveBackend = async (requested: BackendRequest, say: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<BackendName> => {
   if (requested === "tensorflow") {
@@ -70,6 +75,7 @@ export const resolveBackend = async (requested: BackendRequest, say: (line: stri
     const native = loadNative()
     if (!native.ok) throw new BackendUnavailable(native.reason)
     if (!wasmAvailable()) throw new BackendUnavailable("backend native is not available here: it runs on tfjs-wasm, which does not load")
+    noteNativeBlas(native, say)
     return "native"
   }
   if (requested === "wasm" && !wasmAvailable()) throw new BackendUnavailable("backend wasm is not available here")
@@ -77,14 +83,17 @@ export const resolveBackend = async (requested: BackendRequest, say: (line: stri
   if (await tensorflowLoads()) return "tensorflow"
   if (!wasmAvailable()) return "cpu"
   const native = loadNative()
-  if (native.ok) return "native"
+  if (native.ok) {
+    noteNativeBlas(native, say)
+    return "native"
+  }
   noteNativeFallback(native.reason, say)
   return "wasm"
 }
 
 /**
- * The backend as the fingerprint records it: native adds the OpenBLAS core, since other
- * kernels round differently. (BLAS threads are not in it: the native tests prove losses
+ * The backend as the fingerprint records it: native adds the BLAS and its kernels (OpenBLAS's
+ * core, the own GEMM's micro-kernel), since other kernels round differently. (BLAS threads are not in it: the native tests prove losses
  * bit-identical for 1 and 2 threads, so a lone stage may use every core and still hit the
  * cache of a run that gave it one.)
  */

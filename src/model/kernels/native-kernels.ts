@@ -1,5 +1,6 @@
 /**
- * The `native` backend = tfjs-wasm for every op, with matrix products in OpenBLAS.
+ * The `native` backend = tfjs-wasm for every op, with matrix products in a BLAS: OpenBLAS, or
+ * Accelerate, or our own GEMM (native/gemm.c), whichever the addon was built with (native.ts).
  *
  * tfjs runs every matmul (2-D, batched, and both products of each gradient) through one
  * kernel, `BatchMatMul`. On wasm it goes to XNNPACK, fast only without transpose flags, and to
@@ -204,7 +205,7 @@ export const registerNativeKernels = (): void => {
 export const nativeDenseForward = (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D =>
   tf.engine().runKernel("PeftlabDense", { x, w, b }) as tf.Tensor2D
 
-/** Routes wasm's matrix products to OpenBLAS (true) or back to XNNPACK (false). */
+/** Routes wasm's matrix products to the addon's sgemm (true) or back to XNNPACK (false). */
 export const setNativeMatmul = (on: boolean): void => {
   if (!on) {
     addon = undefined

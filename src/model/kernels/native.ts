@@ -1,14 +1,20 @@
 /**
- * The `native` backend's addon: OpenBLAS sgemm on tfjs-wasm's heap (native/blas.c, built by
- * `npm install` through bin/build-native.mjs). This file only loads it and says why when it
- * cannot; `native-kernels.ts` plugs it into tfjs.
+ * The `native` backend's addon: sgemm on tfjs-wasm's heap (native/blas.c, built by `npm install`
+ * through bin/build-native.mjs). This file only loads it and says why when it cannot, and which
+ * BLAS it multiplies with when it can; `native-kernels.ts` plugs it into tfjs.
  *
- * Kernel choice (DESIGN.md, "Compute backends"): Debian's OpenBLAS 0.3.21 does not know recent
- * Xeons and falls back to SSE3 kernels ("Prescott", 23–28 GFLOP/s). OpenBLAS reads
+ * The BLAS is chosen at build time: OpenBLAS where its headers are found, else Apple's
+ * Accelerate on macOS, else our own GEMM (native/gemm.c, AVX-512 / AVX2 / NEON micro-kernels
+ * picked at load from the CPU's features). The own GEMM is also built beside OpenBLAS, as
+ * peftlab_gemm.node (`GEMM_ADDON_PATH`), for tests and benchmarks; PEFTLAB_NATIVE_ADDON runs
+ * peftlab on it.
+ *
+ * OpenBLAS kernel choice (DESIGN.md, "Compute backends"): Debian's OpenBLAS 0.3.21 does not know
+ * recent Xeons and falls back to SSE3 kernels ("Prescott", 23–28 GFLOP/s). OpenBLAS reads
  * OPENBLAS_CORETYPE once, when the library loads, so it is set here from the CPU's own
  * features before the addon is required — unless the machine already set it (some do, to
- * avoid kernels that misbehave there), which is respected. The core OpenBLAS finally runs
- * is part of the backend's identity (`nativeIdentity`): different kernels, different last bits.
+ * avoid kernels that misbehave there), which is respected. The BLAS and the kernels it finally
+ * runs are part of the backend's identity (`nativeIdentity`): different kernels, different last bits.
  */
 import { createHash } from "node:crypto"
 import { existsSync, readFileSync } from "node:fs"
@@ -47,18 +53,28 @@ export interface BlasAddon {
   /** out = a + b (op 0), a − b (1), a × b (2) on float32; aN and bN are n, or 1 for a scalar. */
   binary(heap: ArrayBuffer, op: 0 | 1 | 2, aOff: number, aN: number, bOff: number, bN: number, outOff: number, n: number): void
   setThreads(n: number): void
-  info(): { readonly core: string; readonly threads: number; readonly config: string }
+  info(): BlasInfo
 }
 
-export type NativeStatus = { readonly ok: true; readonly addon: BlasAddon; readonly core: string } | { readonly ok: false; readonly reason: string }
+/** Which BLAS the addon was built with, and the kernels it runs (OpenBLAS's core, e.g. "SkylakeX"; the own GEMM's micro-kernel, e.g. "avx512"). */
+export interface BlasInfo {
+  readonly blas: "openblas" | "accelerate" | "own"
+  readonly core: string
+  readonly threads: number
+  readonly config: string
+}
+
+export type NativeStatus = { readonly ok: true; readonly addon: BlasAddon; readonly blas: BlasInfo["blas"]; readonly core: string } | { readonly ok: false; readonly reason: string }
 
 // From import.meta.url, which the CLI bundle keeps as each source file's own (bin/build.mjs).
 const projectDir = fileURLToPath(new URL("../../../", import.meta.url))
 /** PEFTLAB_NATIVE_ADDON points elsewhere (the fallback tests use a path that does not exist). */
 export const ADDON_PATH = process.env.PEFTLAB_NATIVE_ADDON ?? join(projectDir, "native", "build", "Release", "peftlab_blas.node")
+/** The own GEMM's build, always made beside the chosen BLAS (bin/build-native.mjs). */
+export const GEMM_ADDON_PATH = join(projectDir, "native", "build", "Release", "peftlab_gemm.node")
 /** Written by bin/build-native.mjs when the build fails: the one-line reason. */
 export const BUILD_FAILURE_PATH = join(projectDir, "native", "build-failure.txt")
-export const HOW_TO_GET_NATIVE = "install OpenBLAS headers and a C compiler (Debian: apt-get install libopenblas-dev build-essential), then `npm rebuild peftlab` or `node bin/build-native.mjs`"
+export const HOW_TO_GET_NATIVE = "install a C compiler (Debian: apt-get install build-essential, and libopenblas-dev for OpenBLAS), then `npm rebuild peftlab` or `node bin/build-native.mjs`"
 
 /** The OpenBLAS core for this CPU's features, or undefined to let OpenBLAS decide. */
 export const coreTypeFor = (cpuinfo: string): string | undefined => {
@@ -86,7 +102,9 @@ export const loadNative = (): NativeStatus => {
     const addon = createRequire(import.meta.url)(ADDON_PATH) as BlasAddon
     // One thread until a stage says otherwise (`setNativeThreads`): workers run side by side.
     addon.setThreads(1)
-    return (status = { ok: true, addon, core: addon.info().core })
+    const info = addon.info()
+    // (an addon built before the BLAS choice existed reports no `blas`: it was OpenBLAS)
+    return (status = { ok: true, addon, blas: info.blas ?? "openblas", core: info.core })
   } catch (e) {
     const first = (e instanceof Error ? e.message : String(e)).split("\n")[0]
     return (status = { ok: false, reason: `backend native is unavailable: the addon does not load (${first}); to fix it, ${HOW_TO_GET_NATIVE}` })
@@ -94,16 +112,28 @@ export const loadNative = (): NativeStatus => {
 }
 
 /**
- * The backend's identity for fingerprints: the OpenBLAS core decides the kernels' last bits,
- * and our own C kernels are code like any other (the code digest covers TypeScript only), so a
- * digest of native/blas.c rides along: editing it reruns what ran on native.
+ * The backend's identity for fingerprints: the BLAS and its kernels decide the products' last
+ * bits (`native:openblas-skylakex:…`, `native:own-avx512:…`, `native:accelerate-veclib:…`),
+ * and our own C is code like any other (the code digest covers TypeScript only), so a digest of
+ * the C sources built into the addon rides along: editing them reruns what ran on native.
  */
 export const nativeIdentity = (): string => {
   const s = loadNative()
   if (!s.ok) return "native:unavailable"
-  const source = join(projectDir, "native", "blas.c")
-  const digest = existsSync(source) ? createHash("sha256").update(readFileSync(source)).digest("hex").slice(0, 12) : "nosource"
-  return `native:${s.core.toLowerCase()}:${digest}`
+  const sources = s.blas === "own" ? ["blas.c", "gemm.c", "gemm.h"] : ["blas.c"]
+  const hash = createHash("sha256")
+  for (const f of sources) {
+    const path = join(projectDir, "native", f)
+    hash.update(existsSync(path) ? readFileSync(path) : `${f}:nosource`)
+  }
+  return `native:${s.blas}-${s.core.toLowerCase()}:${hash.digest("hex").slice(0, 12)}`
+}
+
+/** Which BLAS the native backend multiplies with, for one line of the first run (backend-probe.ts). */
+export const describeNativeBlas = (s: Extract<NativeStatus, { ok: true }>): string => {
+  if (s.blas === "openblas") return `OpenBLAS (${s.core} kernels; ${s.addon.info().config.split(" ").slice(0, 2).join(" ")})`
+  if (s.blas === "accelerate") return "Apple Accelerate"
+  return `peftlab's own GEMM (native/gemm.c, ${s.core} micro-kernel)`
 }
 
 /** BLAS threads for the next products (a lone stage takes every core; see engine/threads.ts). */
