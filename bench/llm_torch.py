@@ -23,9 +23,10 @@ mean cross-entropy against ids[:, 1:], backward, AdamW(lr 1e-4, betas (0.9, 0.99
 weight_decay 0) over the trainable parameters, no clipping, no dropout. LoRA: PEFT r 8, alpha 16,
 dropout 0, on q/k/v/o/gate/up/down_proj; full: every parameter.
 
-Each `run` prints one JSON line: tokens/s of each timed window (median of them as tokens_per_s),
-peak RSS (getrusage ru_maxrss, taken before the profiled step), and the profile split of one more
-step under torch.profiler: the self CPU time of every op, attributed to the module that ran it —
+Each `run` prints one JSON line: tokens/s of each timed window (median of them as tokens_per_s;
+also per second of the process's CPU time, tokens_per_cpu_s, the less noisy figure on a shared
+machine at one thread), peak RSS (getrusage ru_maxrss, taken before the profiled step), and the
+profile split of one more step under torch.profiler: the self CPU time of every op, attributed to the module that ran it —
 forward ops through record_function ranges opened by module hooks (innermost module wins),
 backward ops through the autograd node's sequence number back to the forward op that made it:
   matmul      nn.Linear projections (q/k/v/o/gate/up/down) and, for LoRA, PEFT's adapter maths
@@ -196,12 +197,13 @@ def run(args):
 
     for _ in range(args.warmup):
         step()
-    windows = []
+    windows, cpu_windows = [], []  # tokens per wall second; per second of this process's CPU time
     for _ in range(args.windows):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         for _ in range(args.steps_per_window):
             step()
         windows.append(args.steps_per_window * args.batch * args.seq / (time.perf_counter() - t))
+        cpu_windows.append(args.steps_per_window * args.batch * args.seq / (time.process_time() - c))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     split = profile_split(model, step) if args.profile else None
     tps = statistics.median(windows)
@@ -210,7 +212,9 @@ def run(args):
         "batch": args.batch, "seq": args.seq, "tokens_per_step": args.batch * args.seq,
         "warmup_steps": args.warmup, "steps_per_window": args.steps_per_window,
         "windows_tokens_per_s": [round(w, 1) for w in windows], "tokens_per_s": round(tps, 1),
-        "step_s": round(args.batch * args.seq / tps, 3), "peak_rss_mb": round(peak),
+        "step_s": round(args.batch * args.seq / tps, 3),
+        # all threads' CPU time: at 1 thread the step's cost with less of the other jobs' noise
+        "windows_tokens_per_cpu_s": [round(w, 1) for w in cpu_windows], "tokens_per_cpu_s": round(statistics.median(cpu_windows), 1), "peak_rss_mb": round(peak),
         "params_total": sum(p.numel() for p in model.parameters()), "params_trainable": sum(p.numel() for p in params),
         "loss_first": round(losses[0], 4), "loss_last_timed": round(losses[args.warmup + args.windows * args.steps_per_window - 1], 4),
         "profile": split, "load_s": round(load_s, 1),
