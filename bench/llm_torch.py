@@ -49,7 +49,8 @@ MODELS = {
     "qwen2.5-0.5b": dict(cls="qwen2", vocab_size=151936, hidden_size=896, num_hidden_layers=24, num_attention_heads=14,
                          num_key_value_heads=2, intermediate_size=4864, max_position_embeddings=32768, rms_norm_eps=1e-6,
                          rope_theta=1000000.0, tie_word_embeddings=True, initializer_range=0.02,
-                         bos_token_id=151643, eos_token_id=151643, specials=["<|endoftext|>", "<|im_start|>", "<|im_end|>"]),
+                         # the hub's bos/eos are 151643, <|endoftext|>'s id there; here that token is id 0
+                         bos_token_id=0, eos_token_id=0, specials=["<|endoftext|>", "<|im_start|>", "<|im_end|>"]),
 }
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 HERE = os.path.dirname(os.path.abspath(__file__))
