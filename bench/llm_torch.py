@@ -6,8 +6,10 @@ sequence 256, so a TypeScript harness can put peftlab's numbers beside torch's i
   python bench/llm_torch.py make <model>                      write the checkpoint folder (once)
   python bench/llm_torch.py run <model> <lora|full> <threads> [--batch 4] [--warmup 1] [--windows 3]
                                                               [--steps-per-window 1] [--no-profile]
-  python bench/llm_torch.py all [--models smollm2-135m,qwen2.5-0.5b] [--threads 1,2] [same flags]
-      one `run` per (model, method, threads) in a fresh process (peak RSS is per process)
+  python bench/llm_torch.py all [--models smollm2-135m,qwen2.5-0.5b] [--threads 1,2] [--methods lora,full]
+                                [--malloc keep|default] [same flags]
+      one `run` per (model, method, threads) in a fresh process (peak RSS is per process); full
+      FT is skipped, with the estimate, where it would not fit in MemAvailable; see KEEP_MEMORY
 
 <model>: smollm2-135m | qwen2.5-0.5b. The folder bench/out/<model>-random/ is what peftlab loads
 too: config.json, generation_config.json, model.safetensors (bf16, tied: no lm_head.weight) and a
@@ -21,9 +23,10 @@ mean cross-entropy against ids[:, 1:], backward, AdamW(lr 1e-4, betas (0.9, 0.99
 weight_decay 0) over the trainable parameters, no clipping, no dropout. LoRA: PEFT r 8, alpha 16,
 dropout 0, on q/k/v/o/gate/up/down_proj; full: every parameter.
 
-Each `run` prints one JSON line: tokens/s of each timed window (median of them as tokens_per_s),
-peak RSS (getrusage ru_maxrss, taken before the profiled step), and the profile split of one more
-step under torch.profiler: the self CPU time of every op, attributed to the module that ran it —
+Each `run` prints one JSON line: tokens/s of each timed window (median of them as tokens_per_s;
+also per second of the process's CPU time, tokens_per_cpu_s, the less noisy figure on a shared
+machine at one thread), peak RSS (getrusage ru_maxrss, taken before the profiled step), and the
+profile split of one more step under torch.profiler: the self CPU time of every op, attributed to the module that ran it —
 forward ops through record_function ranges opened by module hooks (innermost module wins),
 backward ops through the autograd node's sequence number back to the forward op that made it:
   matmul      nn.Linear projections (q/k/v/o/gate/up/down) and, for LoRA, PEFT's adapter maths
@@ -46,7 +49,8 @@ MODELS = {
     "qwen2.5-0.5b": dict(cls="qwen2", vocab_size=151936, hidden_size=896, num_hidden_layers=24, num_attention_heads=14,
                          num_key_value_heads=2, intermediate_size=4864, max_position_embeddings=32768, rms_norm_eps=1e-6,
                          rope_theta=1000000.0, tie_word_embeddings=True, initializer_range=0.02,
-                         bos_token_id=151643, eos_token_id=151643, specials=["<|endoftext|>", "<|im_start|>", "<|im_end|>"]),
+                         # the hub's bos/eos are 151643, <|endoftext|>'s id there; here that token is id 0
+                         bos_token_id=0, eos_token_id=0, specials=["<|endoftext|>", "<|im_start|>", "<|im_end|>"]),
 }
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -135,11 +139,15 @@ def profile_split(model, step):
             yield e
             e = e.cpu_parent
 
-    fwd = {}  # forward sequence number → category of the innermost module range around the op
-    for e in events:
-        if e.sequence_nr >= 0 and not e.name.startswith("autograd::"):
-            c = next((a.name[4:] for a in ancestors(e.cpu_parent) if a.name.startswith("cat:")), "other")
-            fwd.setdefault(e.sequence_nr, c)
+    # forward sequence number → category of the innermost module range around the op. Ops that
+    # make no autograd node carry the NEXT node's number, so the last op with a number (in time
+    # order) is the one that made the node the backward pass reports.
+    # (Ops inside a backward node carry that node's number too: they are not forward ops.)
+    backward = lambda e: any(a.name.startswith("autograd::engine::evaluate_function: ") for a in ancestors(e))
+    fwd = {}
+    for e in sorted(events, key=lambda e: e.time_range.start):
+        if e.sequence_nr >= 0 and not backward(e):
+            fwd[e.sequence_nr] = next((a.name[4:] for a in ancestors(e.cpu_parent) if a.name.startswith("cat:")), "other")
     total = {c: 0.0 for c in CATEGORIES}
     for e in events:
         c = None
@@ -160,8 +168,8 @@ def run(args):
     from transformers import AutoModelForCausalLM
     torch.set_num_threads(args.threads)
     path = folder(args.model)
-    if not os.path.exists(os.path.join(path, "config.json")):
-        make(args.model)
+    if not os.path.exists(os.path.join(path, "config.json")):  # in its own process: not in this one's peak RSS
+        subprocess.run([sys.executable, __file__, "make", args.model], check=True, stdout=subprocess.DEVNULL)
     load_avg = os.getloadavg()
     t0 = time.perf_counter()
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
@@ -190,12 +198,13 @@ def run(args):
 
     for _ in range(args.warmup):
         step()
-    windows = []
+    windows, cpu_windows = [], []  # tokens per wall second; per second of this process's CPU time
     for _ in range(args.windows):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         for _ in range(args.steps_per_window):
             step()
         windows.append(args.steps_per_window * args.batch * args.seq / (time.perf_counter() - t))
+        cpu_windows.append(args.steps_per_window * args.batch * args.seq / (time.process_time() - c))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     split = profile_split(model, step) if args.profile else None
     tps = statistics.median(windows)
@@ -204,14 +213,26 @@ def run(args):
         "batch": args.batch, "seq": args.seq, "tokens_per_step": args.batch * args.seq,
         "warmup_steps": args.warmup, "steps_per_window": args.steps_per_window,
         "windows_tokens_per_s": [round(w, 1) for w in windows], "tokens_per_s": round(tps, 1),
-        "step_s": round(args.batch * args.seq / tps, 3), "peak_rss_mb": round(peak),
+        "step_s": round(args.batch * args.seq / tps, 3),
+        # all threads' CPU time: at 1 thread the step's cost with less of the other jobs' noise
+        "windows_tokens_per_cpu_s": [round(w, 1) for w in cpu_windows], "tokens_per_cpu_s": round(statistics.median(cpu_windows), 1), "peak_rss_mb": round(peak),
         "params_total": sum(p.numel() for p in model.parameters()), "params_trainable": sum(p.numel() for p in params),
         "loss_first": round(losses[0], 4), "loss_last_timed": round(losses[args.warmup + args.windows * args.steps_per_window - 1], 4),
         "profile": split, "load_s": round(load_s, 1),
         "attn_implementation": model.config._attn_implementation,
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__},
+        "malloc": MALLOC_NOTE if os.environ.get("MALLOC_TRIM_THRESHOLD_") else "glibc default",
         "load_avg_1m_before_after": [round(load_avg[0], 2), round(os.getloadavg()[0], 2)], "cpus": os.cpu_count(),
     }
+
+
+# glibc returns large freed blocks to the kernel, so every step faults its ~200 MB logits buffers
+# in again; on this VM a fresh page costs ~40-60 MB/s under load (measured: 3.5-7 s to first-touch
+# 200 MB, 44 ms to refill it), more than the matmuls. `all` runs torch with these thresholds by
+# default, so freed memory stays in the process (as peftlab's wasm heap does); --malloc default
+# measures what an untuned torch gets.
+KEEP_MEMORY = {"MALLOC_MMAP_THRESHOLD_": "4294967296", "MALLOC_TRIM_THRESHOLD_": "68719476736", "MALLOC_TOP_PAD_": "1073741824"}
+MALLOC_NOTE = "glibc, freed memory kept: " + " ".join(f"{k}={v}" for k, v in KEEP_MEMORY.items())
 
 
 def mem_available_mb():
@@ -235,6 +256,7 @@ def main():
     ap.add_argument("--models", default="smollm2-135m,qwen2.5-0.5b")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--methods", default="lora,full")
+    ap.add_argument("--malloc", choices=["keep", "default"], default="keep")
     a = ap.parse_args()
     if a.cmd == "make":
         print(make(a.rest[0]))
@@ -258,7 +280,8 @@ def main():
                             print(json.dumps({"side": "torch", "model": model, "method": method, "threads": int(threads),
                                               "skipped": f"estimated peak {need:.0f} MB > 90% of MemAvailable {mem_available_mb():.0f} MB"}), flush=True)
                             continue
-                    r = subprocess.run([sys.executable, __file__, "run", model, method, threads] + flags, capture_output=True, text=True)
+                    env = {**os.environ, **(KEEP_MEMORY if a.malloc == "keep" else {})}
+                    r = subprocess.run([sys.executable, __file__, "run", model, method, threads] + flags, capture_output=True, text=True, env=env)
                     line = next((l for l in r.stdout.splitlines() if l.startswith("{")), None)
                     if r.returncode != 0 or line is None:
                         print(json.dumps({"side": "torch", "model": model, "method": method, "threads": int(threads),
