@@ -28,7 +28,7 @@ interface Case {
 }
 
 const llama = (nLayer: number, nEmbd: number, nHead: number, nKvHead: number, intermediateSize: number, vocabSize: number, tieWeights: boolean): ModelConfig => ({
-  arch: "llama", family: "llama", vocabSize, blockSize: 512, nLayer, nHead, nKvHead, headDim: nEmbd / nHead, nEmbd, intermediateSize, tieWeights,
+  arch: "llama", family: "llama", vocabSize, blockSize: 512, maxPositionEmbeddings: 2048, nLayer, nHead, nKvHead, headDim: nEmbd / nHead, nEmbd, intermediateSize, tieWeights,
   rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: { type: "default" }, qkvBias: false, oBias: false, mlpBias: false, slidingWindow: null,
 })
 

@@ -14,7 +14,7 @@ import { checkNeed, machineLimit } from "../src/pipeline/memory.ts"
 const shape = (name: string, nLayer: number, nEmbd: number, nHead: number, nKvHead: number, intermediateSize: number, vocabSize: number, tieWeights: boolean) => ({
   name,
   config: {
-    arch: "llama", family: "llama", vocabSize, blockSize: 256, nLayer, nHead, nKvHead, headDim: nEmbd / nHead, nEmbd, intermediateSize, tieWeights,
+    arch: "llama", family: "llama", vocabSize, blockSize: 256, maxPositionEmbeddings: 2048, nLayer, nHead, nKvHead, headDim: nEmbd / nHead, nEmbd, intermediateSize, tieWeights,
     rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: { type: "default" }, qkvBias: false, oBias: false, mlpBias: false, slidingWindow: null,
   } satisfies LlamaConfig,
 })

@@ -32,7 +32,7 @@ export interface MethodDefaults {
 export interface Footprint {
   readonly form: AdapterForm
   /** Trainable and frozen adapter floats over these targets at this rank (full fine-tuning: 0, the caller adds the model). */
-  counts(targets: ReadonlyArray<{ readonly dIn: number; readonly dOut: number }>, rank: number): { readonly trainable: number; readonly frozen: number }
+  counts(targets: ReadonlyArray<{ readonly dIn: number; readonly dOut: number; readonly proj?: string }>, rank: number): { readonly trainable: number; readonly frozen: number }
   /** Base weights the method writes between steps, saved in each checkpoint: none, the targets' kernels (Delta-LoRA) or all (full). */
   readonly writesBase: "none" | "targets" | "all"
 }

@@ -10,4 +10,6 @@ export const doraSpec: MethodSpec = {
   options: {},
   module: new URL("../dora.ts", import.meta.url).href,
   specModule: import.meta.url,
+  // LoRA's A and B plus the magnitude m (d_out) per target.
+  footprint: { form: "low-rank", counts: (ts, r) => ({ trainable: ts.reduce((n, t) => n + r * (t.dIn + t.dOut) + t.dOut, 0), frozen: 0 }), writesBase: "none" },
 }

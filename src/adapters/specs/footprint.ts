@@ -27,8 +27,9 @@ export const trainMemoryInput = (r: TrainShapeRequest): TrainMemoryInput => {
   const rank = r.rank ?? spec.defaults.rank
   const asked = (r.targets ?? ["q", "v"]).map(projByName).filter((p): p is ProjName => p !== undefined)
   const targets = f.form === "full" ? [] : PROJ_NAMES.filter((p) => asked.includes(p))
-  const dims = Array.from({ length: r.config.nLayer }, () => targets.map((p) => projDims(r.config, p))).flat()
-  const counts = f.counts(dims.map(([dIn, dOut]) => ({ dIn, dOut })), rank)
+  const perLayer = targets.map((proj) => ({ proj, dims: projDims(r.config, proj) }))
+  const dims = Array.from({ length: r.config.nLayer }, () => perLayer.map((t) => t.dims)).flat()
+  const counts = f.counts(Array.from({ length: r.config.nLayer }, () => perLayer.map(({ proj, dims: [dIn, dOut] }) => ({ proj, dIn, dOut }))).flat(), rank)
   const P = parameterCount(r.config)
   const modifiedBase = f.writesBase === "all" ? P : f.writesBase === "targets" ? dims.reduce((n, [dIn, dOut]) => n + dIn * dOut, 0) : 0
   return {

@@ -13,4 +13,6 @@ export const ia3Spec: MethodSpec = {
   options: {},
   module: new URL("../ia3.ts", import.meta.url).href,
   specModule: import.meta.url,
+  // One vector per target: d_out wide, or d_in for the MLP's down projection (its input is scaled).
+  footprint: { form: "weight", counts: (ts) => ({ trainable: ts.reduce((n, t) => n + (t.proj === "mlp_down" ? t.dIn : t.dOut), 0), frozen: 0 }), writesBase: "none" },
 }

@@ -9,4 +9,6 @@ export const pissaSpec: MethodSpec = {
   options: {},
   module: new URL("../pissa.ts", import.meta.url).href,
   specModule: import.meta.url,
+  // A, B trained; the initial A₀, B₀ kept frozen (the base stays the original W).
+  footprint: { form: "low-rank", counts: (ts, r) => { const n = ts.reduce((k, t) => k + r * (t.dIn + t.dOut), 0); return { trainable: n, frozen: n } }, writesBase: "none" },
 }

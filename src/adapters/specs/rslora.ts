@@ -10,4 +10,5 @@ export const rsLoRASpec: MethodSpec = {
   options: {},
   module: new URL("../rslora.ts", import.meta.url).href,
   specModule: import.meta.url,
+  footprint: { form: "low-rank", counts: (ts, r) => ({ trainable: ts.reduce((n, t) => n + r * (t.dIn + t.dOut), 0), frozen: 0 }), writesBase: "none" },
 }

@@ -9,7 +9,7 @@ import type { LlamaConfig } from "../../../src/model/arch/config.ts"
 import { parameterCount, PROJ_NAMES } from "../../../src/model/arch/config.ts"
 
 const cfg: LlamaConfig = {
-  arch: "llama", family: "llama", vocabSize: 50, blockSize: 8, nLayer: 2, nHead: 4, nKvHead: 2, headDim: 6, nEmbd: 20, intermediateSize: 36, tieWeights: false,
+  arch: "llama", family: "llama", vocabSize: 50, blockSize: 8, maxPositionEmbeddings: 8, nLayer: 2, nHead: 4, nKvHead: 2, headDim: 6, nEmbd: 20, intermediateSize: 36, tieWeights: false,
   rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: { type: "default" }, qkvBias: false, oBias: false, mlpBias: false, slidingWindow: null,
 }
 

@@ -6,7 +6,7 @@ import { trainMemoryInput } from "../../../src/adapters/specs/footprint.ts"
 
 const gpt2: GPTConfig = { vocabSize: 10, blockSize: 4, nLayer: 1, nHead: 2, nEmbd: 4, mlpRatio: 4, tieWeights: true, layerNormEps: 1e-5 }
 const llama: LlamaConfig = {
-  arch: "llama", family: "llama", vocabSize: 10, blockSize: 4, nLayer: 1, nHead: 2, nKvHead: 1, headDim: 2, nEmbd: 4, intermediateSize: 6, tieWeights: true,
+  arch: "llama", family: "llama", vocabSize: 10, blockSize: 4, maxPositionEmbeddings: 4, nLayer: 1, nHead: 2, nKvHead: 1, headDim: 2, nEmbd: 4, intermediateSize: 6, tieWeights: true,
   rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: { type: "default" }, qkvBias: false, oBias: false, mlpBias: false, slidingWindow: null,
 }
 
