@@ -31,7 +31,7 @@ export default defineStage<LoadModelParams>({
   // a folder that does not map has no facts (its `check` says why).
   facts: (p, _inputs, pipelineDir) => {
     try {
-      return { config: checkHfFolder(isAbsolute(p.path) ? p.path : resolve(pipelineDir, p.path)) }
+      return { config: checkHfFolder(isAbsolute(p.path) ? p.path : resolve(pipelineDir, p.path), p.block_size) }
     } catch {
       return undefined
     }
