@@ -8,7 +8,8 @@
  *
  *   LLM_TORCH=bench/llm_torch.py npx tsx bench/llm.ts [model=smollm2-135m] [rounds=3]
  *   env: METHODS=lora,full THREADS=1,2 BATCH=1 SEQ=256 WARMUP=1 WINDOWS=1 WASM=1 (adds wasm, 1 thread, LoRA)
- *        NATIVE_ONLY=1 (no torch) OUT=bench/llm.results.json
+ *        NATIVE_ONLY=1 (no torch) OUT=bench/llm.results.json BASE_ROOT=<other checkout> (its native worker
+ *        beside ours, 1 thread) TORCH_MALLOC=default (torch without llm_torch.py's KEEP_MEMORY)
  * The folder is <dir of llm_torch.py>/out/<model>-random (llm_torch.py `make` writes it). It is
  * imported once (importHfFolder, as `load-model` does) into a temporary artifact the workers load.
  */
@@ -49,16 +50,29 @@ const ours = (method: string, backend: string, n: number): Config => ({
   name: `peftlab_${backend}_${method}_${n}t`,
   go: async (profile) => lastJson((await run("npx", ["tsx", "bench/llm-worker.ts", artifact, method, backend, String(n), ...common, ...(profile ? ["--profile"] : [])], { cwd: root, maxBuffer: 1 << 26 })).stdout),
 })
+// llm_torch.py's KEEP_MEMORY (what its `all` runs torch with): glibc keeps freed memory, so each
+// step does not fault its ~100 MB logits buffers in again (peftlab's wasm heap never shrinks either).
+const KEEP_MEMORY = { MALLOC_MMAP_THRESHOLD_: "4294967296", MALLOC_TRIM_THRESHOLD_: "68719476736", MALLOC_TOP_PAD_: "1073741824" }
 const torch = (method: string, n: number): Config => ({
   name: `torch_${method}_${n}t`,
   go: async (profile) =>
-    lastJson((await run(python, ["bench/llm_torch_cpu.py", torchScript, model, method, String(n), ...common, ...(profile ? [] : ["--no-profile"])], { cwd: root, maxBuffer: 1 << 26 })).stdout),
+    lastJson(
+      (await run(python, ["bench/llm_torch_cpu.py", torchScript, model, method, String(n), ...common, ...(profile ? [] : ["--no-profile"])], {
+        cwd: root, maxBuffer: 1 << 26, env: { ...process.env, ...(process.env.TORCH_MALLOC === "default" ? {} : KEEP_MEMORY) },
+      })).stdout,
+    ),
+})
+// BASE_ROOT: another checkout of peftlab (e.g. before an optimization), run beside this one.
+const base = (method: string, n: number): Config => ({
+  name: `peftlab_base_${method}_${n}t`,
+  go: async (profile) => lastJson((await run("npx", ["tsx", "bench/llm-worker.ts", artifact, method, "native", String(n), ...common, ...(profile ? ["--profile"] : [])], { cwd: process.env.BASE_ROOT!, maxBuffer: 1 << 26 })).stdout),
 })
 const configs: Config[] = []
 for (const method of methods)
   for (const n of threads) {
     configs.push(ours(method, "native", n))
     if (process.env.NATIVE_ONLY !== "1") configs.push(torch(method, n))
+    if (process.env.BASE_ROOT !== undefined && n === 1) configs.push(base(method, n))
   }
 if (process.env.WASM === "1") configs.push(ours("lora", "wasm", 1))
 
