@@ -96,13 +96,16 @@ export const loadNative = (): NativeStatus => {
 /**
  * The backend's identity for fingerprints: the OpenBLAS core decides the kernels' last bits,
  * and our own C kernels are code like any other (the code digest covers TypeScript only), so a
- * digest of native/blas.c rides along: editing it reruns what ran on native.
+ * digest of native/blas.c and native/llama.c rides along: editing either reruns what ran on native.
  */
 export const nativeIdentity = (): string => {
   const s = loadNative()
   if (!s.ok) return "native:unavailable"
-  const source = join(projectDir, "native", "blas.c")
-  const digest = existsSync(source) ? createHash("sha256").update(readFileSync(source)).digest("hex").slice(0, 12) : "nosource"
+  // native/llama.c (the Llama kernels' addon) is hashed after blas.c where it exists.
+  const sources = ["blas.c", "llama.c"].map((f) => join(projectDir, "native", f)).filter((p) => existsSync(p))
+  const hash = createHash("sha256")
+  for (const p of sources) hash.update(readFileSync(p))
+  const digest = sources.length > 0 ? hash.digest("hex").slice(0, 12) : "nosource"
   return `native:${s.core.toLowerCase()}:${digest}`
 }
 
