@@ -103,7 +103,7 @@ const summary = Object.fromEntries(
       runs_tokens_per_s: xs.map((s) => s.tokens_per_s),
       runs_cpu_step_s: xs.map((s) => s.cpu_step_s),
       profile: xs.at(-1)?.profile ?? null,
-      last: Object.fromEntries(Object.entries(xs.at(-1) ?? {}).filter(([k]) => !["profile", "windows_tokens_per_s"].includes(k))),
+      last: Object.fromEntries(Object.entries(xs.at(-1) ?? {}).filter(([k]) => k !== "profile")),
     },
   ]),
 )
