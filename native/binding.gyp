@@ -33,6 +33,12 @@
           "libraries": ["-lpthread", "-lm"]
         }]
       ]
+    },
+    {
+      "target_name": "peftlab_llama",
+      "sources": ["llama.c"],
+      "cflags": ["-O2", "-std=c11", "-Wall", "-Wextra", "-ffp-contract=off", "-fno-math-errno"],
+      "libraries": ["-lm"]
     }
   ],
   "conditions": [

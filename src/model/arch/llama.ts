@@ -14,6 +14,8 @@
  */
 import * as tf from "@tensorflow/tfjs"
 import type { LlamaConfig } from "./config.ts"
+import { llamaKernelsAvailable, nativeGqaAttention, nativeRmsNorm, nativeRope, nativeSwiGlu } from "../kernels/native-llama.ts"
+import { matmulPath } from "../kernels/ops.ts"
 import { attend, linear, param, type ForwardContext } from "./layers.ts"
 import { ropeTables } from "./rope.ts"
 
@@ -40,13 +42,21 @@ export const rotaryFor = (ctx: ForwardContext, cfg: LlamaConfig): Rotary => {
   return { cos: at(cos), sin: at(sin) }
 }
 
+/**
+ * Native runs RMSNorm, RoPE, SiLU·gate and grouped-query attention as fused kernels
+ * (kernels/native-llama.ts: one pass each way instead of 4–12 tfjs kernels, and no repeat_kv
+ * copies); cpu and wasm keep the tfjs ops below.
+ */
+const fused = (): boolean => matmulPath() === "blas" && llamaKernelsAvailable()
+
 /** RMSNorm over the last axis of x (N, C), computed in float32 as transformers does. */
 export const rmsNorm = (x: tf.Tensor2D, w: tf.Tensor1D, eps: number): tf.Tensor2D =>
-  tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))), w) as tf.Tensor2D
+  fused() ? nativeRmsNorm(x, w, eps) : tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))), w) as tf.Tensor2D
 
 /** rotate_half rotary embedding of x (N, heads·hd): [x₁ | x₂] → [x₁·cos − x₂·sin | x₂·cos + x₁·sin] per head. */
 export const applyRotary = (ctx: ForwardContext, x: tf.Tensor2D, heads: number, hd: number, rot: Rotary): tf.Tensor2D => {
   const { B, T } = ctx
+  if (fused()) return nativeRope(x, rot.cos, rot.sin, B, T, heads)
   const half = hd / 2
   const x4 = tf.reshape(x, [B, T, heads, hd])
   const x1 = tf.slice(x4, [0, 0, 0, 0], [B, T, heads, half])
@@ -72,12 +82,16 @@ const attention = (ctx: ForwardContext, cfg: LlamaConfig, x: tf.Tensor2D, layer:
   const k = applyRotary(ctx, linear(ctx, x, layer, "k"), nKvHead, headDim, rot) // (N, nkv·hd)
   const v = linear(ctx, x, layer, "v") // (N, nkv·hd)
   const groups = nHead / nKvHead
+  if (fused()) return linear(ctx, nativeGqaAttention(q, k, v, ctx.B, ctx.T, nHead, nKvHead, 1 / Math.sqrt(headDim), ctx.layout?.allowed), layer, "o")
   const y = attend(ctx, q, repeatKv(k, nKvHead, groups, headDim), repeatKv(v, nKvHead, groups, headDim), nHead, 1 / Math.sqrt(headDim)) // (N, nh·hd)
   return linear(ctx, y, layer, "o") // (N, C)
 }
 
-const mlp = (ctx: ForwardContext, x: tf.Tensor2D, layer: number): tf.Tensor2D =>
-  linear(ctx, tf.mul(silu(linear(ctx, x, layer, "mlp_gate")), linear(ctx, x, layer, "mlp_up")) as tf.Tensor2D, layer, "mlp_down")
+const mlp = (ctx: ForwardContext, x: tf.Tensor2D, layer: number): tf.Tensor2D => {
+  const gate = linear(ctx, x, layer, "mlp_gate")
+  const up = linear(ctx, x, layer, "mlp_up")
+  return linear(ctx, fused() ? nativeSwiGlu(gate, up) : (tf.mul(silu(gate), up) as tf.Tensor2D), layer, "mlp_down")
+}
 
 export const llamaBlock = (ctx: ForwardContext, cfg: LlamaConfig, x: tf.Tensor2D, layer: number, rot: Rotary): tf.Tensor2D => {
   const w = (n: string) => param(ctx.model, `h.${layer}.${n}`) as tf.Tensor1D

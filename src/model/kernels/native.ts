@@ -115,12 +115,13 @@ export const loadNative = (): NativeStatus => {
  * The backend's identity for fingerprints: the BLAS and its kernels decide the products' last
  * bits (`native:openblas-skylakex:…`, `native:own-avx512:…`, `native:accelerate-veclib:…`),
  * and our own C is code like any other (the code digest covers TypeScript only), so a digest of
- * the C sources built into the addon rides along: editing them reruns what ran on native.
+ * the C sources built into the addons (native/llama.c's Llama kernels too) rides along: editing
+ * them reruns what ran on native.
  */
 export const nativeIdentity = (): string => {
   const s = loadNative()
   if (!s.ok) return "native:unavailable"
-  const sources = s.blas === "own" ? ["blas.c", "gemm.c", "gemm.h"] : ["blas.c"]
+  const sources = [...(s.blas === "own" ? ["blas.c", "gemm.c", "gemm.h"] : ["blas.c"]), "llama.c"]
   const hash = createHash("sha256")
   for (const f of sources) {
     const path = join(projectDir, "native", f)
