@@ -18,15 +18,17 @@
 import { writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { join } from "node:path"
-import { ADDON_PATH, GEMM_ADDON_PATH, loadNative, type BlasAddon } from "../src/model/kernels/native.ts"
+import { BLAS_ADDON_PATH as ADDON_PATH, GEMM_ADDON_PATH, loadNative, type BlasAddon } from "../src/model/kernels/native.ts"
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5)
 const root = join(import.meta.dirname, "..")
 
 // loadNative sets OPENBLAS_CORETYPE from the CPU (unless the machine did) before OpenBLAS loads.
-const main = loadNative()
-if (!main.ok) throw new Error(main.reason)
+const own0 = loadNative() // the run's addon (the own GEMM by default); it also sets OPENBLAS_CORETYPE before OpenBLAS loads
+if (!own0.ok) throw new Error(own0.reason)
 const own = createRequire(import.meta.url)(GEMM_ADDON_PATH) as BlasAddon
+const system = createRequire(import.meta.url)(ADDON_PATH) as BlasAddon
+const main = { blas: system.info().blas ?? "openblas", core: system.info().core, addon: system }
 const addons: Array<{ name: string; addon: BlasAddon }> = [{ name: `own ${own.info().core}`, addon: own }]
 if (main.blas !== "own") addons.push({ name: `${main.blas} ${main.core}`, addon: main.addon })
 else console.log(`${ADDON_PATH} is the own GEMM too: no OpenBLAS column`)

@@ -33,6 +33,7 @@ fi
 rm -rf "$OUT/fixtures"
 .venv/bin/python bench/hf/make_fixtures.py "$OUT/fixtures" 2>/dev/null | grep -v "^Writing" || true
 .venv/bin/python bench/hf/make_llama_fixtures.py "$OUT/fixtures" 2>/dev/null | grep -v "^Writing" || true
+.venv/bin/python bench/hf/make_sliding_fixture.py "$OUT/fixtures" 2>/dev/null | grep -v "^Writing\|^Loading" || true
 .venv/bin/python - "$OUT/fixtures" tests/fixtures/hf <<'PY'
 # Same files, same bytes — but safetensors files by content (tensors + metadata): safetensors'
 # writer does not order its header deterministically across processes.

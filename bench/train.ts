@@ -36,6 +36,8 @@ const GEMM_ADDON = join(root, "native/build/Release/peftlab_gemm.node")
 const hasOwn = existsSync(GEMM_ADDON)
 if (!hasOwn) console.log(`${GEMM_ADDON} is missing (node bin/build-native.mjs builds it): own GEMM rows skipped.`)
 const ownEnv = { PEFTLAB_NATIVE_ADDON: GEMM_ADDON }
+// The native_* rows are the system BLAS (peftlab runs the own GEMM by default: src/model/kernels/native.ts).
+process.env.PEFTLAB_BLAS = process.env.PEFTLAB_BLAS ?? "openblas"
 const pick = existsSync("/proc/cpuinfo") ? coreTypeFor(readFileSync("/proc/cpuinfo", "utf8")) : undefined
 const forced = process.env.OPENBLAS_CORETYPE
 const picked = forced !== undefined && pick !== undefined && forced.toLowerCase() !== pick.toLowerCase() ? pick : undefined

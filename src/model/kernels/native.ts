@@ -3,11 +3,10 @@
  * through bin/build-native.mjs). This file only loads it and says why when it cannot, and which
  * BLAS it multiplies with when it can; `native-kernels.ts` plugs it into tfjs.
  *
- * The BLAS is chosen at build time: OpenBLAS where its headers are found, else Apple's
- * Accelerate on macOS, else our own GEMM (native/gemm.c, AVX-512 / AVX2 / NEON micro-kernels
- * picked at load from the CPU's features). The own GEMM is also built beside OpenBLAS, as
- * peftlab_gemm.node (`GEMM_ADDON_PATH`), for tests and benchmarks; PEFTLAB_NATIVE_ADDON runs
- * peftlab on it.
+ * Two builds: peftlab_blas.node against the system BLAS build-native.mjs found (OpenBLAS where its
+ * headers are, else Apple's Accelerate on macOS, else our own GEMM), and peftlab_gemm.node, our
+ * own GEMM (native/gemm.c, AVX-512 / AVX2 / NEON micro-kernels picked at load from the CPU's
+ * features), built beside it. peftlab runs the own GEMM unless told otherwise (`ADDON_PATH`).
  *
  * OpenBLAS kernel choice (DESIGN.md, "Compute backends"): Debian's OpenBLAS 0.3.21 does not know
  * recent Xeons and falls back to SSE3 kernels ("Prescott", 23–28 GFLOP/s). OpenBLAS reads
@@ -68,10 +67,24 @@ export type NativeStatus = { readonly ok: true; readonly addon: BlasAddon; reado
 
 // From import.meta.url, which the CLI bundle keeps as each source file's own (bin/build.mjs).
 const projectDir = fileURLToPath(new URL("../../../", import.meta.url))
-/** PEFTLAB_NATIVE_ADDON points elsewhere (the fallback tests use a path that does not exist). */
-export const ADDON_PATH = process.env.PEFTLAB_NATIVE_ADDON ?? join(projectDir, "native", "build", "Release", "peftlab_blas.node")
+/** The addon build-native.mjs built against the BLAS it chose (OpenBLAS, Accelerate, or the own GEMM where neither is). */
+export const BLAS_ADDON_PATH = join(projectDir, "native", "build", "Release", "peftlab_blas.node")
 /** The own GEMM's build, always made beside the chosen BLAS (bin/build-native.mjs). */
 export const GEMM_ADDON_PATH = join(projectDir, "native", "build", "Release", "peftlab_gemm.node")
+
+/**
+ * The addon peftlab runs. Our own GEMM by default, wherever it was built (beside OpenBLAS too):
+ * its results do not depend on the thread count (threads split C, never the K sum), which the
+ * engine relies on — a stage resumed or run under Slurm with other threads than locally must
+ * give the same bits — and OpenBLAS does not guarantee it: with the Haswell kernels (which this
+ * machine forces through OPENBLAS_CORETYPE) 1 and 2 threads gave different pretrained bases.
+ * It is also faster than those kernels (bench/README.md, "Our own GEMM"). PEFTLAB_BLAS=openblas
+ * (or accelerate) at run time picks the addon build-native.mjs linked to the system BLAS;
+ * PEFTLAB_NATIVE_ADDON any file (the fallback tests use a path that does not exist).
+ */
+export const ADDON_PATH =
+  process.env.PEFTLAB_NATIVE_ADDON ??
+  (process.env.PEFTLAB_BLAS === "openblas" || process.env.PEFTLAB_BLAS === "accelerate" || !existsSync(GEMM_ADDON_PATH) ? BLAS_ADDON_PATH : GEMM_ADDON_PATH)
 /** Written by bin/build-native.mjs when the build fails: the one-line reason. */
 export const BUILD_FAILURE_PATH = join(projectDir, "native", "build-failure.txt")
 export const HOW_TO_GET_NATIVE = "install a C compiler (Debian: apt-get install build-essential, and libopenblas-dev for OpenBLAS), then `npm rebuild peftlab` or `node bin/build-native.mjs`"

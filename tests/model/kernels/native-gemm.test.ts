@@ -22,7 +22,7 @@ import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { ADDON_PATH, GEMM_ADDON_PATH, type BlasAddon } from "../../../src/model/kernels/native.ts"
+import { BLAS_ADDON_PATH, GEMM_ADDON_PATH, type BlasAddon } from "../../../src/model/kernels/native.ts"
 
 interface GemmAddon extends BlasAddon {
   sgemmStrided(
@@ -235,7 +235,7 @@ describe("own GEMM (native/gemm.c)", () => {
     for (const k of fma.slice(1)) k.out.forEach((r, i) => expect(firstDiff(r.got, fma[0]!.out[i]!.got), `${k.name} vs ${fma[0]!.name}`).toBe(""))
   })
 
-  const main = existsSync(ADDON_PATH) ? load(ADDON_PATH) : undefined
+  const main = existsSync(BLAS_ADDON_PATH) ? load(BLAS_ADDON_PATH) : undefined
   it.skipIf(main?.info().blas !== "openblas")("agrees with OpenBLAS within rounding (where the main addon is OpenBLAS)", () => {
     const openblas = main!
     for (const [i, c] of CASES.entries()) {
