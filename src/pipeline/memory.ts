@@ -1,5 +1,5 @@
 /**
- * Memory at plan time (DESIGN.md): each instance whose kind estimates its peak memory (`memory`,
+ * Memory at plan time (docs/DESIGN.md): each instance whose kind estimates its peak memory (`memory`,
  * from its params and its inputs' plan-time `facts`) is held to what its backend can address and
  * what the machine has. `status` shows the estimates; `status` and `run` refuse an instance that
  * cannot fit (exit 2, nothing run or written) with the estimate and the limit — a wasm heap that

@@ -1,6 +1,6 @@
 /**
  * A training step's peak memory from the config alone — no tfjs, so `peftlab status` can refuse a
- * train that cannot fit before anything runs (DESIGN.md "Memory at plan time").
+ * train that cannot fit before anything runs (docs/DESIGN.md "Memory at plan time").
  *
  * What tfjs keeps during a step (tfjs-core engine.gradients / tape.backpropagateGradients):
  * - every op output of the forward pass stays alive until the backward pass ends (the tape

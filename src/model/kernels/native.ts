@@ -8,7 +8,7 @@
  * own GEMM (native/gemm.c, AVX-512 / AVX2 / NEON micro-kernels picked at load from the CPU's
  * features), built beside it. peftlab runs the own GEMM unless told otherwise (`ADDON_PATH`).
  *
- * OpenBLAS kernel choice (DESIGN.md, "Compute backends"): Debian's OpenBLAS 0.3.21 does not know
+ * OpenBLAS kernel choice (docs/DESIGN.md, "Compute backends"): Debian's OpenBLAS 0.3.21 does not know
  * recent Xeons and falls back to SSE3 kernels ("Prescott", 23–28 GFLOP/s). OpenBLAS reads
  * OPENBLAS_CORETYPE once, when the library loads, so it is set here from the CPU's own
  * features before the addon is required — unless the machine already set it (some do, to
