@@ -9,8 +9,8 @@
 #  3. runs pipelines/quick.yaml, bench/hf/interop.yaml (LoRA on all six projections, VeRA on
 #     q/o/mlp), bench/hf/methods.yaml (DoRA, rsLoRA, PiSSA, OLoRA, Delta-LoRA, (IA)³) and
 #     bench/hf/import.yaml (a transformers-written GPT-2 fine-tuned by peftlab) and
-#     bench/hf/llama-interop.yaml (every method with a PEFT form on a transformers-written Llama,
-#     all seven projections)
+#     bench/hf/{llama,qwen2,mistral}-interop.yaml (every method with a PEFT form on a
+#     transformers-written Llama / Qwen2 / Mistral, all seven projections)
 #  4. `peftlab export`s every base, adapter and merge; peftlab computes its logits for them
 #  5. bench/hf/check.py loads each folder in transformers / PEFT and compares (≤ 1e-4)
 # Usage: bash bench/hf-interop.sh   (runs dir: bench/out/hf-runs; everything under bench/out/hf)
@@ -55,7 +55,7 @@ for f in files:
 print("fixtures: tests/fixtures/hf reproduced exactly (" + str(len(files)) + " files)" if not diff else "fixtures: DIFFER from tests/fixtures/hf: " + ", ".join(diff))
 PY
 # 3. pipelines
-for p in pipelines/quick.yaml bench/hf/interop.yaml bench/hf/methods.yaml bench/hf/import.yaml bench/hf/llama-interop.yaml; do
+for p in pipelines/quick.yaml bench/hf/interop.yaml bench/hf/methods.yaml bench/hf/import.yaml bench/hf/llama-interop.yaml bench/hf/qwen2-interop.yaml bench/hf/mistral-interop.yaml; do
   node bin/peftlab.js run "$p" --plain > "$OUT/$(basename "$p" .yaml).log" 2>&1 || { echo "peftlab run $p failed:"; tail -n 20 "$OUT/$(basename "$p" .yaml).log"; exit 1; }
   echo "ran $p ($(grep -c '^finished\|^cached' "$OUT/$(basename "$p" .yaml).log") stages finished or cached)"
 done
@@ -74,7 +74,7 @@ const exportOne = (pipeline, id, name) => {
   if (r.status === 2) return { refused: r.stderr.trim().split("\n")[0] }
   throw new Error(`export ${name}: ${r.stderr}`)
 }
-for (const [pipeline, tag] of [["pipelines/quick.yaml", "quick"], ["bench/hf/interop.yaml", "interop"], ["bench/hf/methods.yaml", "methods"], ["bench/hf/import.yaml", "import"], ["bench/hf/llama-interop.yaml", "llama"]]) {
+for (const [pipeline, tag] of [["pipelines/quick.yaml", "quick"], ["bench/hf/interop.yaml", "interop"], ["bench/hf/methods.yaml", "methods"], ["bench/hf/import.yaml", "import"], ["bench/hf/llama-interop.yaml", "llama"], ["bench/hf/qwen2-interop.yaml", "qwen2"], ["bench/hf/mistral-interop.yaml", "mistral"]]) {
   const ids = execFileSync("node", ["bin/peftlab.js", "status", pipeline, "--json"], { encoding: "utf8" }).trim().split("\n").map((l) => JSON.parse(l).id)
   for (const id of ids.filter((i) => i === "base" || i.startsWith("merge["))) {
     const name = `${tag}:${id}`
@@ -89,7 +89,7 @@ for (const [pipeline, tag] of [["pipelines/quick.yaml", "quick"], ["bench/hf/int
     jobs.push({ out: `${ex}/${name}.logits.safetensors`, model: rec.model_artifact, adapter: rec.artifact })
     manifest.push({ id: name, kind: "adapter", dir: `${ex}/${name}`, logits: `${ex}/${name}.logits.safetensors`, merge_dir: `${ex}/${tag}:${id.replace(/^train/, "merge")}`,
       ...(tag === "import" ? { base: "tests/fixtures/hf/gpt2-untied", base_note: "the transformers-written original" } : {}),
-      ...(tag === "llama" ? { base: "tests/fixtures/hf/llama-tiny", base_note: "the transformers-written original (bf16)" } : {}) })
+      ...(["llama", "qwen2", "mistral"].includes(tag) ? { base: `tests/fixtures/hf/${tag}-tiny`, base_note: "the transformers-written original" } : {}) })
   }
 }
 writeFileSync(`${out}/logit-jobs.json`, JSON.stringify(jobs, null, 1))

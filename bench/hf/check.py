@@ -46,16 +46,27 @@ def logits_of(model, ref, n, key, label, keep=None):
 
 
 def load_model(path, label):
-    model, info = AutoModelForCausalLM.from_pretrained(path, output_loading_info=True)
+    # float32 as peftlab computes: transformers 5 loads in the checkpoint's dtype (bf16 for the
+    # Llama fixture) by default.
+    model, info = AutoModelForCausalLM.from_pretrained(path, output_loading_info=True, dtype=torch.float32)
     model.eval()
     bad = {k: v for k, v in info.items() if v and k in ("missing_keys", "unexpected_keys", "mismatched_keys", "error_msgs")}
     report(f"{label}: AutoModelForCausalLM loads", "no missing/unexpected keys" if not bad else json.dumps(bad, default=str)[:300], not bad)
     return model
 
 
-def check_tokenizer(path, ref, texts, n, label, T):
+def check_tokenizer(path, ref, texts, n, label):
+    # peftlab keeps what the post-processor puts first (the Llama family's BOS) once, then the last
+    # T − |prefix| tokens of the text; T is its block size (GPT-2: n_positions; the Llama family:
+    # the pipeline's block_size, below max_position_embeddings), so the longest row.
+    T = max(len(ref[f"ids.{i}"]) for i in range(n))
     tok = AutoTokenizer.from_pretrained(path)
-    same = all(tok(texts[i])["input_ids"][-T:] == ref[f"ids.{i}"].tolist() for i in range(n))
+
+    def truncated(text):
+        full, plain = tok(text)["input_ids"], tok(text, add_special_tokens=False)["input_ids"]
+        k = next(k for k in range(len(full) - len(plain) + 1) if full[k:k + len(plain)] == plain)
+        return full[:k] + plain[-(T - k):]
+    same = all(truncated(texts[i]) == ref[f"ids.{i}"].tolist() for i in range(n))
     report(f"{label}: AutoTokenizer ids == peftlab ids", f"{n} prompts", same)
 
 
@@ -73,12 +84,12 @@ for entry in manifest:
     n = len(texts)
     if kind == "model":
         m = load_model(d, label)
-        check_tokenizer(d, ref, texts, n, label, m.config.n_positions)
+        check_tokenizer(d, ref, texts, n, label)
         logits_of(m, ref, n, "base", f"{label}: transformers vs peftlab")
         continue
     base_path = entry.get("base", f"{d}/base")
     base = load_model(base_path, f"{label} base")
-    check_tokenizer(base_path, ref, texts, n, f"{label} base", base.config.n_positions)
+    check_tokenizer(base_path, ref, texts, n, f"{label} base")
     base_out = logits_of(base, ref, n, "base", f"{label} base: transformers vs peftlab")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -93,7 +104,7 @@ for entry in manifest:
     merged = pm.merge_and_unload()
     logits_of(merged, ref, n, "merged", f"{label}: merge_and_unload vs peftlab merged")
     if entry.get("merge_dir"):
-        other = AutoModelForCausalLM.from_pretrained(entry["merge_dir"]).eval()
+        other = AutoModelForCausalLM.from_pretrained(entry["merge_dir"], dtype=torch.float32).eval()
         sd, so = merged.state_dict(), other.state_dict()
         worst = max((sd[k].float() - so[k].float()).abs().max().item() for k in so)
         report(f"{label}: merge_and_unload weights vs exported merge stage", f"max|ΔW| = {worst:.3e} over {len(so)} tensors", worst <= TOL)

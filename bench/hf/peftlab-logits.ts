@@ -34,7 +34,10 @@ for (const job of jobs) {
   const tokenizer = loadTokenizer(join(job.model, "tokenizer.json"))
   const T = model.config.blockSize
   const adapterDir = job.adapter
-  const ids = texts.map((t) => tokenizer.encode(t).slice(-T)) // the last T tokens, as training truncates
+  // As training and evaluation truncate (src/model/data/completion-batches.ts): the tokenizer's
+  // prefix (the Llama family's BOS) once, then the last T − |prefix| tokens of the text.
+  const prefix = "prefix" in tokenizer ? tokenizer.prefix : []
+  const ids = texts.map((t) => [...prefix, ...tokenizer.encode(t).slice(-(T - prefix.length))])
   const logits = (m: GPT, hook?: ProjectionHook) => ids.map((seq) => tf.tidy(() => Float32Array.from(forward(m, tf.tensor2d(seq, [1, seq.length], "int32"), hook).dataSync())))
   const tensors: SafeTensor[] = []
   const put = (name: string, rows: Float32Array[]) =>
