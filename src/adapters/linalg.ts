@@ -2,8 +2,11 @@
  * Small dense linear algebra in float64 JavaScript (tfjs has no inverse, SVD or QR).
  * The r×r inverse serves LoRA-FA's gradient projection (r ≤ a few hundred); the SVD and QR
  * initialise PiSSA and OLoRA from a layer's weight (d_in, d_out ≤ a few thousand) and turn
- * Delta-LoRA's trained ΔW into LoRA factors on export.
+ * Delta-LoRA's trained ΔW into LoRA factors on export. The one piece a library does better, the
+ * symmetric eigendecomposition behind the SVD of a large layer, is ml-matrix's (tred2 + tql2, the
+ * EISPACK algorithms JAMA ports).
  */
+import { EigenvalueDecomposition, Matrix } from "ml-matrix"
 
 /** Inverse of a square row-major n×n matrix by Gauss-Jordan elimination with partial pivoting. */
 export const invert = (m: ArrayLike<number>, n: number): Float64Array => {
@@ -71,6 +74,90 @@ export interface Svd {
   readonly V: Mat
 }
 
+const checkK = (m: Mat, k: number): void => {
+  const n = Math.min(m.rows, m.cols)
+  if (!Number.isInteger(k) || k < 1 || k > n) throw new Error(`topSvd: k = ${k} must be in 1..${n} (the smaller dimension of ${m.rows}×${m.cols})`)
+}
+
+/**
+ * Up to this smaller side, or when k is more than a quarter of it, topSvd is one-sided Jacobi
+ * (exact to ~1e-15, but O(side³) per sweep in JavaScript: 0.3 s at 128, 54 s at 576). Above it,
+ * Rayleigh–Ritz on the Gram matrix's eigenvectors (topSvd's comment): SmolLM2's 576 × 1,536 MLP
+ * weight in about a second instead of minutes (bench/README.md, "PiSSA's SVD").
+ */
+export const JACOBI_MAX_SIDE = 192
+
+/**
+ * The top-k singular triplets of M: `jacobiSvd` for small matrices, and for large ones with k
+ * small beside the smaller side n (PiSSA's r = 8 on a 576-wide layer; Delta-LoRA's 2r on export):
+ *   1. G = MᵀM (n × n, float64) and its eigenvectors (ml-matrix, symmetric): the right singular
+ *      vectors, σ² the eigenvalues;
+ *   2. the p = min(n, k + 8) leading ones, Y = M·V_p, Q = qr(Y).Q: an orthonormal basis of the
+ *      top-p left singular subspace (8 extra columns keep the k-th clear of its neighbours);
+ *   3. Rayleigh–Ritz: the exact SVD (Jacobi) of the small Qᵀ·M (p × n) = Ũ·S·Vᵀ, then U = Q·Ũ.
+ * Squaring M costs the small singular values their accuracy (relative error ~ ε·σ₁²/σ²), not the
+ * leading k this is called for; step 3 makes U and V orthonormal to float64 rounding and their
+ * triplets consistent (M·v = σ·u) whatever the eigensolver's rounding. Deterministic: the same M
+ * gives the same bits. Tested against jacobiSvd (tests/adapters/linalg.test.ts).
+ */
+export const topSvd = (m: Mat, k: number): Svd => {
+  checkK(m, k)
+  const n = Math.min(m.rows, m.cols)
+  if (n <= JACOBI_MAX_SIDE || 4 * k > n) return jacobiSvd(m, k)
+  if (m.rows < m.cols) {
+    const t = topSvd(transposeMat(m), k)
+    return { U: t.V, S: t.S, V: t.U }
+  }
+  const { rows, cols } = m
+  // 1. G = MᵀM, accumulated row by row (upper triangle, then mirrored).
+  const G = new Float64Array(cols * cols)
+  for (let i = 0; i < rows; i++) {
+    const row = m.data.subarray(i * cols, (i + 1) * cols)
+    for (let a = 0; a < cols; a++) {
+      const x = row[a] ?? 0
+      if (x === 0) continue
+      const base = a * cols
+      for (let b = a; b < cols; b++) G[base + b] = (G[base + b] ?? 0) + x * (row[b] ?? 0)
+    }
+  }
+  for (let a = 0; a < cols; a++) for (let b = 0; b < a; b++) G[a * cols + b] = G[b * cols + a] ?? 0
+  const evd = new EigenvalueDecomposition(Matrix.from1DArray(cols, cols, G), { assumeSymmetric: true })
+  const values = evd.realEigenvalues
+  const vectors = evd.eigenvectorMatrix
+  const p = Math.min(cols, k + 8)
+  const lead = values.map((_, j) => j).sort((a, b) => (values[b] ?? 0) - (values[a] ?? 0) || a - b).slice(0, p)
+  // 2. Y = M·V_p (rows × p), Q its orthonormal basis.
+  const Vp = new Float64Array(cols * p)
+  lead.forEach((j, c) => {
+    for (let i = 0; i < cols; i++) Vp[i * p + c] = vectors.get(i, j)
+  })
+  const Y = new Float64Array(rows * p)
+  for (let i = 0; i < rows; i++)
+    for (let a = 0; a < cols; a++) {
+      const x = m.data[i * cols + a] ?? 0
+      if (x === 0) continue
+      for (let c = 0; c < p; c++) Y[i * p + c] = (Y[i * p + c] ?? 0) + x * (Vp[a * p + c] ?? 0)
+    }
+  const { Q } = qr({ rows, cols: p, data: Y })
+  // 3. Rayleigh–Ritz: Qᵀ·M (p × cols), its exact SVD, U = Q·Ũ.
+  const QtM = new Float64Array(p * cols)
+  for (let i = 0; i < rows; i++)
+    for (let c = 0; c < p; c++) {
+      const q = Q.data[i * p + c] ?? 0
+      if (q === 0) continue
+      for (let a = 0; a < cols; a++) QtM[c * cols + a] = (QtM[c * cols + a] ?? 0) + q * (m.data[i * cols + a] ?? 0)
+    }
+  const small = jacobiSvd({ rows: p, cols, data: QtM }, k)
+  const U = new Float64Array(rows * k)
+  for (let i = 0; i < rows; i++)
+    for (let c = 0; c < p; c++) {
+      const q = Q.data[i * p + c] ?? 0
+      if (q === 0) continue
+      for (let j = 0; j < k; j++) U[i * k + j] = (U[i * k + j] ?? 0) + q * (small.U.data[c * k + j] ?? 0)
+    }
+  return { U: { rows, cols: k, data: U }, S: small.S, V: small.V }
+}
+
 /**
  * The top-k singular triplets of M (rows × cols), by one-sided Jacobi (Hestenes 1958; Demmel &
  * Veselić 1992): plane rotations orthogonalize the columns of a working copy G = M·V until every
@@ -79,13 +166,13 @@ export interface Svd {
  * relative to σ_1, far below the float32 the factors are stored in. Sweeps until no rotation is
  * needed (≤ 60; a few for matrices of a model's size). A zero column gets σ = 0 and U_j = 0.
  */
-export const topSvd = (m: Mat, k: number): Svd => {
+export const jacobiSvd = (m: Mat, k: number): Svd => {
   if (m.rows < m.cols) {
-    const t = topSvd(transposeMat(m), k)
+    const t = jacobiSvd(transposeMat(m), k)
     return { U: t.V, S: t.S, V: t.U }
   }
   const { rows, cols } = m
-  if (!Number.isInteger(k) || k < 1 || k > cols) throw new Error(`topSvd: k = ${k} must be in 1..${cols} (the smaller dimension of ${rows}×${cols})`)
+  checkK(m, k)
   // Column-major copies: G's column j and V's column j are contiguous.
   const G = new Float64Array(rows * cols)
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) G[j * rows + i] = m.data[i * cols + j] ?? 0

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { invert, mat, qr, topSvd, transposeMat, type Mat } from "../../src/adapters/linalg.ts"
+import { invert, JACOBI_MAX_SIDE, jacobiSvd, mat, qr, topSvd, transposeMat, type Mat } from "../../src/adapters/linalg.ts"
 
 describe("invert", () => {
   it("inverts a hand-checked 2×2 and needs pivoting on a zero diagonal", () => {
@@ -85,6 +85,53 @@ describe("topSvd", () => {
 
   it("refuses k beyond the smaller dimension", () => {
     expect(() => topSvd(mat(3, 2, [1, 2, 3, 4, 5, 6]), 3)).toThrow(/k = 3 must be in 1..2/)
+    expect(() => topSvd(mat(300, 200, new Float64Array(60000)), 201)).toThrow(/k = 201 must be in 1..200/)
+  })
+
+  // Above JACOBI_MAX_SIDE topSvd takes the Gram + Rayleigh–Ritz path: the same triplets as Jacobi.
+  it.each([
+    [260, 200, 8],
+    [200, 300, 16],
+  ])("%i×%i, k = %i (the large-matrix path) agrees with one-sided Jacobi", (rows, cols, k) => {
+    expect(Math.min(rows, cols)).toBeGreaterThan(JACOBI_MAX_SIDE)
+    const rand = lcg(rows + cols + k)
+    // A decaying spectrum, as trained weights have, plus noise: M = L·diag(d)·R + 0.01·N.
+    const r = 24
+    const L = mat(rows, r, Array.from({ length: rows * r }, rand))
+    const R = mat(r, cols, Array.from({ length: r * cols }, (_, i) => rand() / (1 + Math.floor(i / cols))))
+    const LR = product(L, R)
+    const M = mat(rows, cols, Array.from(LR.data, (x) => x + 0.01 * rand()))
+    const fast = topSvd(M, k)
+    const ref = jacobiSvd(M, k)
+    for (let j = 0; j < k; j++) {
+      expect(Math.abs(fast.S[j]! - ref.S[j]!) / ref.S[0]!).toBeLessThan(1e-12)
+      // Columns equal up to a common sign (u and v flip together: M·v = σ·u).
+      let du = 0
+      let dv = 0
+      for (let i = 0; i < rows; i++) du += fast.U.data[i * k + j]! * ref.U.data[i * k + j]!
+      for (let i = 0; i < cols; i++) dv += fast.V.data[i * k + j]! * ref.V.data[i * k + j]!
+      expect(Math.abs(Math.abs(du) - 1)).toBeLessThan(1e-9)
+      expect(du * dv).toBeGreaterThan(0)
+    }
+    expect(maxDiff(gram(fast.U), identity(k))).toBeLessThan(1e-13)
+    expect(maxDiff(gram(fast.V), identity(k))).toBeLessThan(1e-13)
+    // M·v_j = σ_j·u_j to float64 rounding.
+    const MV = product(M, fast.V)
+    for (let i = 0; i < rows; i++) for (let j = 0; j < k; j++) expect(Math.abs(MV.data[i * k + j]! - fast.S[j]! * fast.U.data[i * k + j]!)).toBeLessThan(1e-12 * fast.S[0]!)
+    // Deterministic: the same matrix, the same bits.
+    expect(Array.from(topSvd(M, k).U.data)).toEqual(Array.from(fast.U.data))
+  })
+
+  it("the large-matrix path on a rank-3 and a zero matrix: σ past the rank is ~0, factors finite", () => {
+    const rand = lcg(11)
+    const M = product(mat(240, 3, Array.from({ length: 720 }, rand)), mat(3, 220, Array.from({ length: 660 }, rand)))
+    const { S, U } = topSvd(M, 6)
+    expect(S[2]!).toBeGreaterThan(1e-3)
+    for (let j = 3; j < 6; j++) expect(S[j]!).toBeLessThan(1e-12 * S[0]!)
+    expect(U.data.every(Number.isFinite)).toBe(true)
+    const Z = topSvd(mat(240, 220, new Float64Array(240 * 220)), 4)
+    expect(Array.from(Z.S)).toEqual([0, 0, 0, 0])
+    expect(Z.U.data.every(Number.isFinite) && Z.V.data.every(Number.isFinite)).toBe(true) // σ = 0: U·S·Vᵀ = 0 whatever U and V are
   })
 })
 
